@@ -1,0 +1,20 @@
+// Command tirith is Tirith's one binary: the runc-compatible OCI runtime
+// (also when invoked as tirith-runc) and, later, the image front end.
+package main
+
+import (
+	"os"
+
+	"github.com/tirith-project/tirith/internal/cli"
+	// Links nsenter.c, the constructor that enters namespaces before the
+	// Go runtime starts (only when the runtime re-execs itself as init).
+	_ "github.com/tirith-project/tirith/internal/nsenter"
+	"github.com/tirith-project/tirith/internal/runtime/initproc"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		initproc.Main() // never returns
+	}
+	os.Exit(cli.Main(os.Args))
+}

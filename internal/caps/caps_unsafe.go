@@ -1,0 +1,125 @@
+// Package caps applies a process's capability sets and identity (walls 2
+// and 1): the bounding set, the uid/gid switch that must not lose the caps
+// asked for, then the effective, permitted, inheritable and ambient sets.
+//
+// Capability sets are per thread: the caller must hold its OS thread
+// (runtime.LockOSThread) from here until execve.
+package caps
+
+import (
+	"fmt"
+	"strings"
+	"unsafe"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+var byName = func() map[string]capability.Cap {
+	m := map[string]capability.Cap{}
+	for _, c := range capability.ListKnown() {
+		m["CAP_"+strings.ToUpper(c.String())] = c
+	}
+	return m
+}()
+
+// parse maps names to caps, dropping those this kernel does not know:
+// asking for a cap newer than the kernel cannot grant more than it has.
+func parse(names []string, last capability.Cap) ([]capability.Cap, error) {
+	out := make([]capability.Cap, 0, len(names))
+	for _, n := range names {
+		c, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("unknown capability %q", n)
+		}
+		if c <= last {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Apply sets identity and capabilities, in the order the kernel needs:
+// bounding set first (dropping from it needs CAP_SETPCAP, which the uid
+// switch may take away), then setgroups/setgid/setuid with KEEPCAPS so the
+// permitted set survives, then the sets asked for, then ambient.
+// A nil c means no capabilities at all.
+func Apply(c *specs.LinuxCapabilities, user specs.User, setgroups bool) error {
+	if c == nil {
+		c = &specs.LinuxCapabilities{}
+	}
+	last, err := capability.LastCap()
+	if err != nil {
+		return fmt.Errorf("read last capability: %w", err)
+	}
+	var sets [5][]capability.Cap
+	for i, names := range [][]string{c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
+		if sets[i], err = parse(names, last); err != nil {
+			return err
+		}
+	}
+	pc, err := capability.NewPid2(0)
+	if err != nil {
+		return fmt.Errorf("capabilities: %w", err)
+	}
+	if err := pc.Load(); err != nil {
+		return fmt.Errorf("load capabilities: %w", err)
+	}
+	pc.Clear(capability.BOUNDING)
+	pc.Set(capability.BOUNDING, sets[0]...)
+	if err := pc.Apply(capability.BOUNDING); err != nil {
+		return fmt.Errorf("apply bounding set: %w", err)
+	}
+
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set keepcaps: %w", err)
+	}
+	if err := setIdentity(user, setgroups); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear keepcaps: %w", err)
+	}
+
+	pc.Clear(capability.CAPS)
+	pc.Set(capability.EFFECTIVE, sets[1]...)
+	pc.Set(capability.PERMITTED, sets[2]...)
+	pc.Set(capability.INHERITABLE, sets[3]...)
+	if err := pc.Apply(capability.CAPS); err != nil {
+		return fmt.Errorf("apply capability sets: %w", err)
+	}
+	// Ambient caps must be in permitted and inheritable; the kernel
+	// refuses the rest, which is the spec's rule too.
+	if err := capability.ResetAmbient(); err != nil {
+		return fmt.Errorf("reset ambient set: %w", err)
+	}
+	if len(sets[4]) > 0 {
+		if err := capability.SetAmbient(true, sets[4]...); err != nil {
+			return fmt.Errorf("raise ambient set %v: %w", c.Ambient, err)
+		}
+	}
+	return nil
+}
+
+// setIdentity drops the runtime's supplementary groups for the ones asked
+// for, then switches gid and uid. The raw syscalls act on this thread
+// only, which is the one that will execve.
+func setIdentity(u specs.User, setgroups bool) error {
+	if setgroups {
+		gids := make([]uint32, len(u.AdditionalGids)+1)
+		copy(gids, u.AdditionalGids)
+		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(u.AdditionalGids)), uintptr(unsafe.Pointer(&gids[0])), 0); e != 0 {
+			return fmt.Errorf("setgroups %v: %w", u.AdditionalGids, e)
+		}
+	} else if len(u.AdditionalGids) > 0 {
+		return fmt.Errorf("additionalGids %v: setgroups is denied in this user namespace", u.AdditionalGids)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("setgid %d: %w", u.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("setuid %d: %w", u.UID, e)
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+// Package probe reports, from inside a container, which walls are up: the
+// identity, capabilities, no_new_privs, seccomp, namespaces, read-only
+// root and masked paths, as the kernel shows them to the process. It runs
+// as `tirith probe` in the demo container and as the static test/probe
+// binary in integration tests; it changes nothing.
+package probe
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/moby/sys/capability"
+	"golang.org/x/sys/unix"
+)
+
+// Report is what the probe saw.
+type Report struct {
+	PID        int               `json:"pid"`
+	UID        int               `json:"uid"`
+	GID        int               `json:"gid"`
+	Groups     []int             `json:"groups"`
+	UIDMap     string            `json:"uidMap"`
+	Hostname   string            `json:"hostname"`
+	CapEff     []string          `json:"capEff"`
+	CapBnd     []string          `json:"capBnd"`
+	CapPrm     []string          `json:"capPrm"`
+	CapInh     []string          `json:"capInh"`
+	CapAmb     []string          `json:"capAmb"`
+	NoNewPrivs bool              `json:"noNewPrivs"`
+	Seccomp    int               `json:"seccomp"` // 0 off, 1 strict, 2 filter
+	Namespaces map[string]string `json:"namespaces"`
+	RootRO     bool              `json:"rootReadonly"`
+	Masked     map[string]bool   `json:"masked"`
+	Cgroup     string            `json:"cgroup"`
+	PidsMax    string            `json:"pidsMax"`
+	Cwd        string            `json:"cwd"`
+	OpenFDs    []string          `json:"openFDs"`
+}
+
+// MaskedCandidates are the paths whose masking the probe checks.
+var MaskedCandidates = []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/kallsyms", "/sys/firmware"}
+
+// Gather collects the report.
+func Gather() (*Report, error) {
+	r := &Report{PID: os.Getpid(), UID: os.Getuid(), GID: os.Getgid(), Namespaces: map[string]string{}, Masked: map[string]bool{}}
+	r.Groups, _ = os.Getgroups()
+	r.UIDMap = strings.Join(strings.Fields(readString("/proc/self/uid_map")), " ")
+	r.Hostname, _ = os.Hostname()
+	status, err := os.Open("/proc/self/status")
+	if err != nil {
+		return nil, fmt.Errorf("probe needs /proc: %w", err)
+	}
+	defer status.Close()
+	if err := r.parseStatus(status); err != nil {
+		return nil, err
+	}
+	for _, ns := range []string{"cgroup", "ipc", "mnt", "net", "pid", "user", "uts", "time"} {
+		if l, err := os.Readlink("/proc/self/ns/" + ns); err == nil {
+			r.Namespaces[ns] = l
+		}
+	}
+	r.RootRO = rootReadonly()
+	for _, p := range MaskedCandidates {
+		r.Masked[p] = masked(p)
+	}
+	r.Cgroup = strings.TrimSpace(readString("/proc/self/cgroup"))
+	for _, p := range []string{"/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"} {
+		if v := strings.TrimSpace(readString(p)); v != "" {
+			r.PidsMax = v
+			break
+		}
+	}
+	r.Cwd, _ = os.Getwd()
+	r.OpenFDs = openFDs()
+	return r, nil
+}
+
+func readString(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+func (r *Report) parseStatus(rd io.Reader) error {
+	sc := bufio.NewScanner(rd)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "CapEff":
+			r.CapEff = capNames(v)
+		case "CapBnd":
+			r.CapBnd = capNames(v)
+		case "CapPrm":
+			r.CapPrm = capNames(v)
+		case "CapInh":
+			r.CapInh = capNames(v)
+		case "CapAmb":
+			r.CapAmb = capNames(v)
+		case "NoNewPrivs":
+			r.NoNewPrivs = v == "1"
+		case "Seccomp":
+			r.Seccomp, _ = strconv.Atoi(v)
+		}
+	}
+	return sc.Err()
+}
+
+// capNames decodes a /proc/PID/status capability mask.
+func capNames(hex string) []string {
+	mask, err := strconv.ParseUint(hex, 16, 64)
+	if err != nil {
+		return nil
+	}
+	names := []string{}
+	for _, c := range capability.ListKnown() {
+		if mask&(1<<uint(c)) != 0 {
+			names = append(names, "CAP_"+strings.ToUpper(c.String()))
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func rootReadonly() bool {
+	f, err := os.CreateTemp("/", ".tirith-probe-")
+	if err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		return false
+	}
+	return errors.Is(err, unix.EROFS)
+}
+
+// masked: the path is missing, the null device, or an empty read-only
+// directory.
+func masked(p string) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return errors.Is(err, unix.ENOENT)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFCHR {
+		return unix.Major(st.Rdev) == 1 && unix.Minor(st.Rdev) == 3
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		ents, err := os.ReadDir(p)
+		return err == nil && len(ents) == 0
+	}
+	return false
+}
+
+func openFDs() []string {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		t, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		out = append(out, e.Name()+" -> "+t)
+	}
+	return out
+}
+
+// Print writes the report as a short human table: wall, what is seen.
+func (r *Report) Print(w io.Writer) {
+	yes := func(b bool) string {
+		if b {
+			return "up"
+		}
+		return "DOWN"
+	}
+	userns := r.UIDMap != "0 0 4294967295"
+	allMasked := true
+	for _, m := range r.Masked {
+		allMasked = allMasked && m
+	}
+	fmt.Fprintf(w, "Tirith probe: what this process sees from inside its container\n")
+	fmt.Fprintf(w, "  wall 1 identity      %-4s uid=%d gid=%d uid_map=%q\n", yes(userns), r.UID, r.GID, r.UIDMap)
+	fmt.Fprintf(w, "  wall 2 privileges    %-4s no_new_privs=%v, %d effective capabilities: %s\n", yes(r.NoNewPrivs && len(r.CapBnd) < 20), r.NoNewPrivs, len(r.CapEff), strings.Join(r.CapEff, ","))
+	fmt.Fprintf(w, "  wall 3 syscalls      %-4s seccomp mode %d\n", yes(r.Seccomp == 2), r.Seccomp)
+	fmt.Fprintf(w, "  wall 5 namespaces    %-4s pid=%d hostname=%q\n", yes(r.PID == 1), r.PID, r.Hostname)
+	fmt.Fprintf(w, "  wall 6 resources     %-4s pids.max=%s\n", yes(r.PidsMax != "" && r.PidsMax != "max"), r.PidsMax)
+	fmt.Fprintf(w, "  wall 7 filesystem    %-4s read-only root=%v, masked paths hidden=%v\n", yes(r.RootRO && allMasked), r.RootRO, allMasked)
+}

@@ -1,0 +1,251 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Root is an open handle on the rootfs directory; every lookup below it
+// goes through pathrs so that it cannot escape.
+type Root struct {
+	Path string
+	dir  *os.File
+}
+
+// OpenRoot opens path as the root for safe lookups.
+func OpenRoot(path string) (*Root, error) {
+	f, err := os.OpenFile(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rootfs: %w", err)
+	}
+	return &Root{Path: path, dir: f}, nil
+}
+
+// Close releases the root handle.
+func (r *Root) Close() error { return r.dir.Close() }
+
+// fdPath names an O_PATH handle for the mount(2) family: the kernel follows
+// the magic link to exactly the object we resolved, with no second lookup.
+func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
+
+// Open resolves dest inside the root and returns an O_PATH handle.
+func (r *Root) Open(dest string) (*os.File, error) {
+	return pathrs.OpenatInRoot(r.dir, dest)
+}
+
+// MkdirAll creates dest (and parents) inside the root and returns a handle.
+func (r *Root) MkdirAll(dest string, mode os.FileMode) (*os.File, error) {
+	return pathrs.MkdirAllHandle(r.dir, dest, mode)
+}
+
+// CreateFile makes sure dest exists as a non-directory inside the root (a
+// target for a file bind mount) and returns a handle on it.
+func (r *Root) CreateFile(dest string) (*os.File, error) {
+	if h, err := r.Open(dest); err == nil {
+		return h, nil
+	}
+	parent, err := r.MkdirAll(filepath.Dir(filepath.Clean("/"+dest)), 0o755)
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, &os.PathError{Op: "create", Path: dest, Err: err}
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	return r.Open(dest)
+}
+
+// MountContext is what a mount needs besides its spec entry.
+type MountContext struct {
+	// CgroupPaths maps each cgroup controller (v1) or "" (unified) to the
+	// container's cgroup directory on the host.
+	CgroupPaths map[string]string
+	CgroupNS    bool // the container has its own cgroup namespace
+	UserNS      bool // the container has its own user namespace
+	MountLabel  string
+}
+
+// Mount performs one config.json mount inside the root. Preconditions: we
+// are in the container's mount namespace, before pivot_root.
+func (r *Root) Mount(m specs.Mount, mc MountContext) error {
+	o := ParseOptions(m.Options)
+	dest := filepath.Clean("/" + m.Destination)
+	if dest == "/" {
+		return fmt.Errorf("mount %q: destination cannot be the root itself", m.Destination)
+	}
+	switch {
+	case o.Bind:
+		return r.bindMount(m, o, dest)
+	case m.Type == "cgroup":
+		return r.mountCgroup(dest, o, mc)
+	}
+	target, err := r.MkdirAll(dest, 0o755)
+	if err != nil {
+		return fmt.Errorf("mount %s on %q: create target: %w", m.Type, dest, err)
+	}
+	defer target.Close()
+	data := o.Data
+	if mc.MountLabel != "" && m.Type != "proc" && m.Type != "sysfs" && m.Type != "mqueue" {
+		data = joinData(data, fmt.Sprintf("context=%q", mc.MountLabel))
+	}
+	err = unix.Mount(m.Source, fdPath(target), m.Type, o.Flags, data)
+	if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) && mc.UserNS {
+		// sysfs can only be mounted by a user namespace that owns the
+		// network namespace; fall back to the host's /sys, read-only.
+		err = unix.Mount("/sys", fdPath(target), "", unix.MS_BIND|unix.MS_REC, "")
+		if err == nil {
+			err = r.remount(dest, o.Flags|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("mount %s %q on %q: %w", m.Type, m.Source, dest, err)
+	}
+	return r.propagate(dest, o)
+}
+
+func joinData(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "," + b
+}
+
+func (r *Root) bindMount(m specs.Mount, o Options, dest string) error {
+	st, err := os.Stat(m.Source)
+	if err != nil {
+		return fmt.Errorf("bind mount %q on %q: %w", m.Source, dest, err)
+	}
+	var target *os.File
+	if st.IsDir() {
+		target, err = r.MkdirAll(dest, 0o755)
+	} else {
+		target, err = r.CreateFile(dest)
+	}
+	if err != nil {
+		return fmt.Errorf("bind mount %q on %q: create target: %w", m.Source, dest, err)
+	}
+	defer target.Close()
+	flags := uintptr(unix.MS_BIND)
+	if o.Recursive {
+		flags |= unix.MS_REC
+	}
+	if err := unix.Mount(m.Source, fdPath(target), "", flags, ""); err != nil {
+		return fmt.Errorf("bind mount %q on %q: %w", m.Source, dest, err)
+	}
+	// A bind mount ignores every flag but MS_BIND|MS_REC: ro, nosuid and
+	// friends need a remount.
+	if o.Flags&^unix.MS_REMOUNT != 0 || o.ClearFlags != 0 {
+		if err := r.remount(dest, o.Flags); err != nil {
+			return fmt.Errorf("bind mount %q on %q: %w", m.Source, dest, err)
+		}
+	}
+	return r.propagate(dest, o)
+}
+
+// remount applies flags to the mount at dest, keeping the flags the kernel
+// locks on mounts inherited from a more privileged namespace (a remount
+// that drops them fails with EPERM).
+func (r *Root) remount(dest string, flags uintptr) error {
+	h, err := r.Open(dest)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(int(h.Fd()), &sfs); err != nil {
+		return os.NewSyscallError("fstatfs", err)
+	}
+	locked := uintptr(sfs.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY |
+		unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
+	flags |= unix.MS_BIND | unix.MS_REMOUNT
+	if err := unix.Mount("", fdPath(h), "", flags|locked&^unix.MS_RDONLY, ""); err != nil {
+		// Retry keeping every locked flag, read-only included.
+		if err2 := unix.Mount("", fdPath(h), "", flags|locked, ""); err2 != nil {
+			return fmt.Errorf("remount %q: %w", dest, err)
+		}
+	}
+	return nil
+}
+
+func (r *Root) propagate(dest string, o Options) error {
+	if len(o.Propagation) == 0 {
+		return nil
+	}
+	h, err := r.Open(dest)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	for _, p := range o.Propagation {
+		if err := unix.Mount("", fdPath(h), "", p, ""); err != nil {
+			return fmt.Errorf("set propagation of %q: %w", dest, err)
+		}
+	}
+	return nil
+}
+
+// mountCgroup gives the container its cgroups at dest. With a cgroup
+// namespace on a pure v2 host it mounts a fresh cgroup2 (rooted at the
+// container's cgroup). Otherwise it mounts a tmpfs and bind-mounts the
+// container's own directory of each hierarchy, so the container never
+// sees its neighbours' or the host's cgroups.
+func (r *Root) mountCgroup(dest string, o Options, mc MountContext) error {
+	flags := o.Flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	target, err := r.MkdirAll(dest, 0o755)
+	if err != nil {
+		return fmt.Errorf("mount cgroup on %q: %w", dest, err)
+	}
+	defer target.Close()
+	if unified, ok := mc.CgroupPaths[""]; ok && len(mc.CgroupPaths) == 1 {
+		if mc.CgroupNS {
+			if err := unix.Mount("cgroup2", fdPath(target), "cgroup2", flags, ""); err != nil {
+				return fmt.Errorf("mount cgroup2 on %q: %w", dest, err)
+			}
+			return nil
+		}
+		if err := unix.Mount(unified, fdPath(target), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind cgroup %q on %q: %w", unified, dest, err)
+		}
+		return r.remount(dest, flags)
+	}
+	if err := unix.Mount("tmpfs", fdPath(target), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
+		return fmt.Errorf("mount cgroup tmpfs on %q: %w", dest, err)
+	}
+	for ctrl, hostPath := range mc.CgroupPaths {
+		name := ctrl
+		if name == "" {
+			name = "unified"
+		}
+		// The hierarchy's mount point names it on the host ("cpu",
+		// "name=systemd" -> "systemd"); mirror that name.
+		name = strings.TrimPrefix(name, "name=")
+		sub := filepath.Join(dest, name)
+		h, err := r.MkdirAll(sub, 0o755)
+		if err != nil {
+			return fmt.Errorf("mount cgroup %q: %w", sub, err)
+		}
+		err = unix.Mount(hostPath, fdPath(h), "", unix.MS_BIND|unix.MS_REC, "")
+		h.Close()
+		if err != nil {
+			return fmt.Errorf("bind cgroup %q on %q: %w", hostPath, sub, err)
+		}
+		if err := r.remount(sub, flags); err != nil {
+			return err
+		}
+	}
+	if flags&unix.MS_RDONLY != 0 {
+		return r.remount(dest, flags)
+	}
+	return nil
+}

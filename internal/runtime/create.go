@@ -1,0 +1,512 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/cgroups"
+	"github.com/tirith-project/tirith/internal/hooks"
+	"github.com/tirith-project/tirith/internal/nsenter"
+	"github.com/tirith-project/tirith/internal/runtime/initproc"
+	"github.com/tirith-project/tirith/internal/spec"
+)
+
+// CreateOptions are `create`'s flags.
+type CreateOptions struct {
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFDs   int
+	SystemdCgroup bool
+	// Stdio for the container's init when there is no terminal; nil
+	// means the runtime's own.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Create sets up container id from a bundle and leaves its init waiting
+// for Start. On any error nothing is left behind: no state dir, cgroup,
+// mount or process.
+func Create(root, id string, o CreateOptions) (c *Container, err error) {
+	dir, err := containerDir(root, id)
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	s, err := spec.Load(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNamespaces(s); err != nil {
+		return nil, err
+	}
+	absMountSources(s, bundle)
+	cg, err := cgroups.New(cgroups.Config{ID: id, CgroupsPath: s.Linux.CgroupsPath, Resources: s.Linux.Resources, Systemd: o.SystemdCgroup})
+	if err != nil {
+		return nil, err
+	}
+
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("create runtime root: %w", err)
+	}
+	// mkdir is the atomic claim on the id: of two concurrent creates of
+	// the same id exactly one gets here.
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("container %q: %w", id, ErrExist)
+		}
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	c = &Container{dir: dir}
+	if err := c.lockDir(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	var initPid int
+	defer func() {
+		if err != nil {
+			c.abort(cg, initPid)
+			c = nil
+		}
+	}()
+
+	c.State = State{ID: id, Bundle: bundle, Rootfs: s.Root.Path, Created: time.Now().UTC(), Owner: owner(), Cgroup: cg.State(), Config: s}
+	// Saved before anything exists in the kernel, so that a runtime
+	// killed from here on leaves a record `delete --force` can clean up.
+	if err := c.save(); err != nil {
+		return c, err
+	}
+	fifo, err := makeFifo(filepath.Join(dir, fifoName))
+	if err != nil {
+		return c, err
+	}
+	defer fifo.Close()
+	var console *os.File
+	if s.Process.Terminal {
+		if o.ConsoleSocket == "" {
+			return c, errors.New("process.terminal is set: --console-socket is required")
+		}
+		if console, err = dialConsole(o.ConsoleSocket); err != nil {
+			return c, err
+		}
+		defer console.Close()
+	}
+
+	p, err := startChild(childOptions{
+		preserve: o.PreserveFDs, fifo: fifo, console: console,
+		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+		cgroup: cg, spec: s, nsConfig: newNamespaces(s),
+	})
+	if p != nil {
+		initPid = p.pid
+	}
+	if err != nil {
+		return c, err
+	}
+	defer p.Close()
+	c.State.Pid = p.pid
+	if c.State.InitStart, err = processStart(p.pid); err != nil {
+		return c, fmt.Errorf("container init %d: %w", p.pid, err)
+	}
+	state := &specs.State{Version: specs.Version, ID: id, Status: Creating, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations}
+	cfg := &initproc.Config{
+		Kind: initproc.KindInit, ID: id, Spec: s, Process: s.Process,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
+		CgroupPaths: cg.State().Paths, UserNS: hasNS(s, specs.UserNamespace), CgroupNS: hasNS(s, specs.CgroupNamespace),
+		Setgroups:   true,
+		PreserveFDs: o.PreserveFDs, FifoFD: p.fifoFD, ConsoleFD: p.consoleFD,
+		State: specs.State{Version: specs.Version, ID: id, Status: Created, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations},
+	}
+	if err := p.conn.Send(cfg); err != nil {
+		return c, fmt.Errorf("send config to container init: %w", err)
+	}
+	for {
+		var m initproc.Message
+		if err := p.conn.Recv(&m); err != nil {
+			return c, fmt.Errorf("container init exited during setup: %w", p.exitErr(err))
+		}
+		switch m.Type {
+		case initproc.MsgHooks:
+			//nolint:staticcheck // Prestart is deprecated but still honoured.
+			if err := hooks.Run("prestart", s.Hooks.Prestart, state); err != nil {
+				return c, err
+			}
+			if err := hooks.Run("createRuntime", s.Hooks.CreateRuntime, state); err != nil {
+				return c, err
+			}
+			if err := p.conn.Send(initproc.Message{Type: initproc.MsgHooksDone}); err != nil {
+				return c, err
+			}
+			continue
+		case initproc.MsgError:
+			return c, errors.New(m.Error)
+		case initproc.MsgReady:
+		default:
+			return c, fmt.Errorf("unexpected message %q from container init", m.Type)
+		}
+		break
+	}
+	if err := c.save(); err != nil {
+		return c, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, p.pid); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// checkNamespaces enforces what the rest of the runtime relies on.
+func checkNamespaces(s *specs.Spec) error {
+	if !hasNS(s, specs.MountNamespace) {
+		return errors.New("linux.namespaces: a mount namespace is required (the rootfs is set up in it)")
+	}
+	for _, n := range s.Linux.Namespaces {
+		if n.Path == "" {
+			continue
+		}
+		if _, err := os.Stat(n.Path); err != nil {
+			return fmt.Errorf("linux.namespaces: %s namespace path: %w", n.Type, err)
+		}
+	}
+	return nil
+}
+
+func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// absMountSources makes bind sources relative to the bundle absolute, as
+// runc does, so the child (whose cwd is elsewhere) finds them.
+func absMountSources(s *specs.Spec, bundle string) {
+	for i, m := range s.Mounts {
+		if m.Source != "" && !filepath.IsAbs(m.Source) && isBindMount(m) {
+			s.Mounts[i].Source = filepath.Join(bundle, m.Source)
+		}
+	}
+}
+
+func isBindMount(m specs.Mount) bool {
+	if m.Type == "bind" {
+		return true
+	}
+	for _, o := range m.Options {
+		if o == "bind" || o == "rbind" {
+			return true
+		}
+	}
+	return false
+}
+
+func makeFifo(path string) (*os.File, error) {
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, &os.PathError{Op: "mkfifo", Path: path, Err: err}
+	}
+	// The init holds the fifo open read-write: its read blocks until
+	// `start` writes, and `start` can tell a dead init by ENXIO.
+	return os.OpenFile(path, os.O_RDWR|unix.O_CLOEXEC, 0)
+}
+
+func owner() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(os.Getuid())
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// abort undoes a failed create: kill whatever runs in the cgroup, then
+// remove the cgroup and the state dir.
+func (c *Container) abort(cg *cgroups.Manager, pid int) {
+	if pid > 0 {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		waitExit(pid, 5*time.Second)
+	}
+	killCgroup(cg)
+	_ = cg.Destroy()
+	c.Close()
+	_ = os.RemoveAll(c.dir)
+}
+
+// killCgroup SIGKILLs every process in the cgroup until it is empty.
+func killCgroup(cg *cgroups.Manager) {
+	for i := 0; i < 100; i++ {
+		pids, err := cg.Pids()
+		if err != nil || len(pids) == 0 {
+			return
+		}
+		for _, p := range pids {
+			_ = unix.Kill(p, unix.SIGKILL)
+		}
+		time.Sleep(time.Duration(i+1) * time.Millisecond)
+	}
+}
+
+// waitExit reaps pid if it is our child, or waits for it to vanish.
+func waitExit(pid int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		if wpid == pid {
+			return true
+		}
+		if errors.Is(err, unix.ECHILD) {
+			// Not our child: poll its existence.
+			if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) || isZombie(pid) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// dialConsole connects to the caller's console socket; the child sends
+// the pty master over it.
+func dialConsole(path string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("connect to console socket %q: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// nsConfig is what nsenter.c is told to do.
+type nsConfig struct {
+	join     [][2]string // type, path
+	newFlags int
+	timens   *[4]int64
+	userMaps func(pid int) error
+	fork     bool
+}
+
+var cloneFlags = map[specs.LinuxNamespaceType]int{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+// newNamespaces turns the spec's namespaces into nsenter's instructions.
+func newNamespaces(s *specs.Spec) nsConfig {
+	var ns nsConfig
+	for _, n := range s.Linux.Namespaces {
+		if n.Path != "" {
+			ns.join = append(ns.join, [2]string{string(n.Type), n.Path})
+			continue
+		}
+		ns.newFlags |= cloneFlags[n.Type]
+	}
+	if ns.newFlags&unix.CLONE_NEWUSER != 0 {
+		l := s.Linux
+		ns.userMaps = func(pid int) error { return writeIDMaps(pid, l.UIDMappings, l.GIDMappings) }
+	}
+	if ns.newFlags&unix.CLONE_NEWTIME != 0 {
+		var off [4]int64
+		if o, ok := s.Linux.TimeOffsets["monotonic"]; ok {
+			off[0], off[1] = o.Secs, int64(o.Nanosecs)
+		}
+		if o, ok := s.Linux.TimeOffsets["boottime"]; ok {
+			off[2], off[3] = o.Secs, int64(o.Nanosecs)
+		}
+		ns.timens = &off
+	}
+	return ns
+}
+
+func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
+	format := func(ms []specs.LinuxIDMapping) []byte {
+		var b strings.Builder
+		for _, m := range ms {
+			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		return []byte(b.String())
+	}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), format(uids), 0); err != nil {
+		return fmt.Errorf("linux.uidMappings: write uid_map: %w", err)
+	}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(gids), 0); err != nil {
+		return fmt.Errorf("linux.gidMappings: write gid_map: %w", err)
+	}
+	return nil
+}
+
+type childOptions struct {
+	preserve              int
+	fifo, console         *os.File
+	stdin, stdout, stderr *os.File
+	cgroup                *cgroups.Manager // joined before any namespace is made
+	spec                  *specs.Spec
+	nsConfig              nsConfig
+}
+
+type child struct {
+	pid               int
+	conn              *initproc.Conn
+	sock              *os.File
+	cmd               *exec.Cmd
+	fifoFD, consoleFD int
+}
+
+func (p *child) exitErr(err error) error {
+	if p.cmd != nil && p.cmd.ProcessState != nil {
+		return fmt.Errorf("%s", p.cmd.ProcessState)
+	}
+	return err
+}
+
+// Close releases the parent's end of the sync socket.
+func (p *child) Close() { p.sock.Close() }
+
+// startChild starts `tirith init` through nsenter.c and walks it into its
+// namespaces: cgroup first (so that a new cgroup namespace is rooted at
+// the container's cgroup), then joins, then the user namespace's id maps,
+// then the rest.
+func startChild(o childOptions) (*child, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socketpair", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer childSock.Close()
+
+	// The child's fds: stdio, the preserved fds 3..3+N-1 exactly where
+	// they are in ours, then the runtime's own.
+	var extra []*os.File
+	for i := 0; i < o.preserve; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	syncFD := 3 + len(extra)
+	extra = append(extra, childSock)
+	p := &child{sock: parentSock, conn: initproc.NewConn(parentSock), fifoFD: -1, consoleFD: -1}
+	if o.fifo != nil {
+		p.fifoFD = 3 + len(extra)
+		extra = append(extra, o.fifo)
+	}
+	if o.console != nil {
+		p.consoleFD = 3 + len(extra)
+		extra = append(extra, o.console)
+	}
+	cmd := exec.Command("/proc/self/exe", "init")
+	cmd.Env = []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD)}
+	cmd.ExtraFiles = extra
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStd(o.stdin, os.Stdin), orStd(o.stdout, os.Stdout), orStd(o.stderr, os.Stderr)
+	// No Pdeathsig: the init must outlive `create`. If the runtime dies
+	// mid-setup, the child reads EOF on the sync socket and exits.
+	if err := cmd.Start(); err != nil {
+		parentSock.Close()
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	p.cmd = cmd
+	p.pid = cmd.Process.Pid
+	fail := func(err error) (*child, error) {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		parentSock.Close()
+		return p, err
+	}
+	if o.cgroup != nil {
+		if err := o.cgroup.Apply(p.pid); err != nil {
+			return fail(fmt.Errorf("wall 6 (resources): %w", err))
+		}
+	}
+	var b strings.Builder
+	for _, j := range o.nsConfig.join {
+		fmt.Fprintf(&b, "join %s %s\n", j[0], j[1])
+	}
+	if o.nsConfig.newFlags != 0 {
+		fmt.Fprintf(&b, "new %d\n", o.nsConfig.newFlags)
+	}
+	if t := o.nsConfig.timens; t != nil {
+		fmt.Fprintf(&b, "timens %d %d %d %d\n", t[0], t[1], t[2], t[3])
+	}
+	if o.nsConfig.fork {
+		b.WriteString("fork\n")
+	}
+	b.WriteString("end\n")
+	if _, err := parentSock.WriteString(b.String()); err != nil {
+		return fail(fmt.Errorf("configure namespaces: %w", err))
+	}
+	r := p.conn.Reader()
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			_ = cmd.Wait()
+			return fail(fmt.Errorf("container init died while entering namespaces (%s)", cmd.ProcessState))
+		}
+		line = strings.TrimSuffix(line, "\n")
+		verb, arg, _ := strings.Cut(line, " ")
+		switch verb {
+		case "usermap":
+			if o.nsConfig.userMaps == nil {
+				return fail(errors.New("nsenter asked for id maps that were not configured"))
+			}
+			if err := o.nsConfig.userMaps(p.pid); err != nil {
+				return fail(err)
+			}
+			if _, err := parentSock.WriteString("ok\n"); err != nil {
+				return fail(err)
+			}
+			continue
+		case "pid":
+			pid, err := strconv.Atoi(arg)
+			if err != nil {
+				return fail(fmt.Errorf("nsenter: bad pid %q", arg))
+			}
+			if pid != p.pid {
+				// nsenter forked into the pid namespace; its
+				// first stage exits now.
+				_ = cmd.Wait()
+				p.pid = pid
+			}
+			return p, nil
+		case "error":
+			return fail(errors.New(arg))
+		default:
+			return fail(fmt.Errorf("nsenter: unexpected %q", line))
+		}
+	}
+}
+
+func orStd(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}

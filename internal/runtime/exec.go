@@ -1,0 +1,120 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/tirith-project/tirith/internal/cgroups"
+	"github.com/tirith-project/tirith/internal/runtime/initproc"
+	"github.com/tirith-project/tirith/internal/spec"
+)
+
+// ExecOptions are `exec`'s flags, once the process is resolved.
+type ExecOptions struct {
+	Process               *specs.Process
+	ConsoleSocket         string
+	PidFile               string
+	PreserveFDs           int
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Process is a started exec'd process. Our child: the caller waits for it.
+type Process struct {
+	Pid int
+}
+
+// Exec starts a new process inside a running container: it joins every
+// namespace the container's init is in, and its cgroup, then raises the
+// same per-process walls as the init.
+func (c *Container) Exec(o ExecOptions) (*Process, error) {
+	if st := c.Status(); st != Running && st != Created {
+		return nil, fmt.Errorf("cannot exec in a container in the %s state: %w", st, ErrStopped)
+	}
+	if err := spec.ValidateProcess(o.Process); err != nil {
+		return nil, err
+	}
+	s := c.State.Config
+	var ns nsConfig
+	// The user namespace first is nsenter's business; here, every type
+	// the container has, joined through its init.
+	for _, n := range s.Linux.Namespaces {
+		ns.join = append(ns.join, [2]string{string(n.Type), fmt.Sprintf("/proc/%d/ns/%s", c.State.Pid, nsFile[n.Type])})
+	}
+	ns.fork = true
+	var console *os.File
+	if o.Process.Terminal {
+		if o.ConsoleSocket == "" {
+			return nil, errors.New("process.terminal is set: --console-socket is required")
+		}
+		var err error
+		if console, err = dialConsole(o.ConsoleSocket); err != nil {
+			return nil, err
+		}
+		defer console.Close()
+	}
+	cg, err := cgroups.Load(c.State.Cgroup)
+	if err != nil {
+		return nil, err
+	}
+	p, err := startChild(childOptions{
+		preserve: o.PreserveFDs, console: console,
+		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+		cgroup: cg, spec: s, nsConfig: ns,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	// A live init could have been replaced between our check and the
+	// setns: make sure the pid we joined through is still it.
+	if !c.initAlive() {
+		killPid(p.pid)
+		return nil, fmt.Errorf("container init exited during exec: %w", ErrStopped)
+	}
+	cfg := &initproc.Config{
+		Kind: initproc.KindExec, ID: c.State.ID, Spec: s, Process: o.Process,
+		UserNS: hasNS(s, specs.UserNamespace), CgroupNS: hasNS(s, specs.CgroupNamespace),
+		Setgroups:   true,
+		PreserveFDs: o.PreserveFDs, FifoFD: -1, ConsoleFD: p.consoleFD,
+	}
+	if err := p.conn.Send(cfg); err != nil {
+		killPid(p.pid)
+		return nil, fmt.Errorf("send config to exec process: %w", err)
+	}
+	var m initproc.Message
+	if err := p.conn.Recv(&m); err != nil {
+		killPid(p.pid)
+		return nil, fmt.Errorf("exec process died during setup: %w", err)
+	}
+	switch m.Type {
+	case initproc.MsgReady:
+	case initproc.MsgError:
+		waitExit(p.pid, 5e9)
+		return nil, errors.New(m.Error)
+	default:
+		killPid(p.pid)
+		return nil, fmt.Errorf("unexpected message %q from exec process", m.Type)
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, p.pid); err != nil {
+			return nil, err
+		}
+	}
+	return &Process{Pid: p.pid}, nil
+}
+
+var nsFile = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+func killPid(pid int) {
+	if p, err := os.FindProcess(pid); err == nil {
+		_ = p.Kill()
+	}
+	waitExit(pid, 5e9)
+}

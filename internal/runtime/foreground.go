@@ -1,0 +1,144 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// Wait waits for pid, which must be our child (the init of a container we
+// created, or an exec'd process: nsenter makes them ours with
+// CLONE_PARENT), forwarding the signals we receive to it. It returns the
+// shell-style exit code: the status, or 128+signal.
+func Wait(pid int) (int, error) {
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				sig, ok := s.(unix.Signal)
+				// SIGCHLD is about our own children; SIGURG is
+				// the Go runtime's preemption signal.
+				if ok && sig != unix.SIGCHLD && sig != unix.SIGURG && sig != unix.SIGWINCH {
+					_ = unix.Kill(pid, sig)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	for {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return -1, fmt.Errorf("wait for %d: %w", pid, err)
+		}
+		switch {
+		case ws.Exited():
+			return ws.ExitStatus(), nil
+		case ws.Signaled():
+			return 128 + int(ws.Signal()), nil
+		}
+	}
+}
+
+// ConsoleReceiver is a console socket the runtime serves itself, for
+// `run` and `exec` with a terminal but without --console-socket: it
+// receives the pty master and copies between it and our stdio.
+type ConsoleReceiver struct {
+	Path string
+	dir  string
+	ln   int
+}
+
+// NewConsoleReceiver listens on a fresh socket in a private temp dir.
+func NewConsoleReceiver() (*ConsoleReceiver, error) {
+	dir, err := os.MkdirTemp("", "tirith-console-")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "console.sock")
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err == nil {
+		err = unix.Bind(fd, &unix.SockaddrUnix{Name: path})
+		if err == nil {
+			err = unix.Listen(fd, 1)
+		}
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("console socket: %w", err)
+	}
+	return &ConsoleReceiver{Path: path, dir: dir, ln: fd}, nil
+}
+
+// Close removes the socket.
+func (r *ConsoleReceiver) Close() {
+	unix.Close(r.ln)
+	os.RemoveAll(r.dir)
+}
+
+// Attach receives the master and copies I/O until the master closes. Our
+// own terminal, if any, goes raw meanwhile; call the returned restore
+// when the process has exited.
+func (r *ConsoleReceiver) Attach() (restore func(), err error) {
+	conn, _, err := unix.Accept4(r.ln, unix.SOCK_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("accept", err)
+	}
+	defer unix.Close(conn)
+	buf := make([]byte, 64)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(conn, buf, oob, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("recvmsg", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, errors.New("console socket: no pty master received")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, errors.New("console socket: no pty master received")
+	}
+	master := os.NewFile(uintptr(fds[0]), "pty-master")
+	restore = func() {}
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+			_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+		}
+		if old, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
+			restore = func() { _ = term.Restore(int(os.Stdin.Fd()), old) }
+		}
+	}
+	go func() { _, _ = io.Copy(master, os.Stdin) }()
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(os.Stdout, master)
+		close(copied)
+	}()
+	return func() {
+		// The process exited: drain what it wrote, but do not wait
+		// for a background process that still holds the pty.
+		select {
+		case <-copied:
+		case <-time.After(2 * time.Second):
+		}
+		master.Close()
+		restore()
+	}, nil
+}

@@ -1,0 +1,268 @@
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/caps"
+	"github.com/tirith-project/tirith/internal/hooks"
+	"github.com/tirith-project/tirith/internal/nsenter"
+	"github.com/tirith-project/tirith/internal/rootfs"
+)
+
+// Main is the entry point of `tirith init`. It never returns: it execs the
+// payload or exits non-zero after telling the parent why.
+func Main() {
+	// Capabilities, the uid switch and no_new_privs below act on this
+	// thread; it must be the one that calls execve.
+	runtime.LockOSThread()
+	fd, err := strconv.Atoi(os.Getenv(nsenter.EnvSyncFD))
+	if err != nil || fd < 3 {
+		fmt.Fprintln(os.Stderr, "tirith init: not started by the runtime")
+		os.Exit(1)
+	}
+	os.Unsetenv(nsenter.EnvSyncFD)
+	sock := os.NewFile(uintptr(fd), "sync")
+	conn := NewConn(sock)
+	var c Config
+	if err := conn.Recv(&c); err != nil {
+		os.Exit(1)
+	}
+	switch c.Kind {
+	case KindInit:
+		err = containerInit(&c, conn)
+	case KindExec:
+		err = execInit(&c, conn)
+	default:
+		err = fmt.Errorf("unknown init kind %q", c.Kind)
+	}
+	// Only errors come back: success is an execve.
+	_ = conn.Send(Message{Type: MsgError, Error: err.Error()})
+	os.Exit(1)
+}
+
+// containerInit raises the walls of a new container in order. Namespaces
+// (walls 1 and 5) and the cgroup (wall 6) were set up before Go started;
+// who we are now: root in the container's user namespace (or the host's),
+// with every capability, in all the container's namespaces.
+func containerInit(c *Config, conn *Conn) error {
+	s, p := c.Spec, c.Process
+
+	// Wall 7 (filesystem): the spec's mounts and devices, resolved inside
+	// the rootfs, while the host's filesystem is still our root.
+	prop, _ := rootfs.ParsePropagation(s.Linux.RootfsPropagation)
+	if err := rootfs.Prepare(s.Root.Path, prop); err != nil {
+		return fmt.Errorf("wall 7 (filesystem): %w", err)
+	}
+	root, err := rootfs.OpenRoot(s.Root.Path)
+	if err != nil {
+		return fmt.Errorf("wall 7 (filesystem): %w", err)
+	}
+	mc := rootfs.MountContext{CgroupPaths: c.CgroupPaths, CgroupNS: c.CgroupNS, UserNS: c.UserNS, MountLabel: s.Linux.MountLabel}
+	for _, m := range s.Mounts {
+		if err := root.Mount(m, mc); err != nil {
+			return fmt.Errorf("wall 7 (filesystem): %w", err)
+		}
+	}
+	if needsDevSetup(s.Mounts) {
+		if err := root.CreateDevices(s.Linux.Devices, c.UserNS); err != nil {
+			return fmt.Errorf("wall 7 (filesystem): %w", err)
+		}
+	}
+	root.Close()
+
+	// Hooks that must see the container's mounts but the host's root:
+	// prestart and createRuntime run in the parent, createContainer here.
+	//nolint:staticcheck // Prestart is deprecated but still honoured.
+	if s.Hooks != nil && (len(s.Hooks.Prestart) > 0 || len(s.Hooks.CreateRuntime) > 0) {
+		if err := conn.Send(Message{Type: MsgHooks}); err != nil {
+			return err
+		}
+		var m Message
+		if err := conn.Recv(&m); err != nil || m.Type != MsgHooksDone {
+			return fmt.Errorf("waiting for the runtime's hooks: %v", err)
+		}
+	}
+	if s.Hooks != nil {
+		if err := hooks.Run("createContainer", s.Hooks.CreateContainer, &c.State); err != nil {
+			return err
+		}
+	}
+
+	// Wall 7: leave the host's filesystem behind for good.
+	if c.NoPivot {
+		err = rootfs.MoveRoot(s.Root.Path)
+	} else {
+		err = rootfs.PivotRoot(s.Root.Path)
+	}
+	if err != nil {
+		return fmt.Errorf("wall 7 (filesystem): %w", err)
+	}
+	// The console needs the container's /dev/pts, so it comes after the
+	// pivot, and before / goes read-only (it bind-mounts /dev/console).
+	if p.Terminal {
+		if err := setupConsole(c.ConsoleFD, p.ConsoleSize, true); err != nil {
+			return err
+		}
+	}
+	if s.Root.Readonly {
+		if err := rootfs.ReadonlyRoot(); err != nil {
+			return fmt.Errorf("wall 7 (filesystem): %w", err)
+		}
+	}
+	if err := rootfs.ReadonlyPaths(s.Linux.ReadonlyPaths); err != nil {
+		return fmt.Errorf("wall 7 (filesystem): %w", err)
+	}
+	if err := rootfs.MaskPaths(s.Linux.MaskedPaths, s.Linux.MountLabel); err != nil {
+		return fmt.Errorf("wall 7 (filesystem): %w", err)
+	}
+
+	// Wall 5 (namespaces): what the new uts and ipc namespaces hold.
+	if s.Hostname != "" {
+		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			return fmt.Errorf("set hostname: %w", err)
+		}
+	}
+	if s.Domainname != "" {
+		if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+			return fmt.Errorf("set domainname: %w", err)
+		}
+	}
+	if err := writeSysctls(s.Linux.Sysctl); err != nil {
+		return err
+	}
+	if !c.NoNewKeyring {
+		// A session keyring of its own, so the container cannot read
+		// the keys of the runtime's session.
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+	}
+	return startPayload(c, conn, p)
+}
+
+// needsDevSetup: the runtime populates /dev unless the spec bind-mounts
+// one from elsewhere (runc's rule).
+func needsDevSetup(mounts []specs.Mount) bool {
+	for _, m := range mounts {
+		if m.Destination == "/dev" {
+			return !rootfs.ParseOptions(m.Options).Bind
+		}
+	}
+	return true
+}
+
+// startPayload applies the per-process walls shared by init and exec, then
+// waits for `start` (init only) and execs.
+func startPayload(c *Config, conn *Conn, p *specs.Process) error {
+	if err := setRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	if err := setOOMScoreAdj(p.OOMScoreAdj); err != nil {
+		return err
+	}
+	if err := setIOPriority(p.IOPriority); err != nil {
+		return err
+	}
+	if err := setScheduler(p.Scheduler); err != nil {
+		return err
+	}
+	// Wall 4 (mandatory access): labels take effect at execve.
+	if err := setExecLabels(p.ApparmorProfile, p.SelinuxLabel); err != nil {
+		return fmt.Errorf("wall 4 (mandatory access): %w", err)
+	}
+	if !p.Terminal {
+		// A session of its own: signals from the runtime's terminal
+		// reach the container only through the runtime.
+		if _, err := unix.Setsid(); err != nil && !errors.Is(err, unix.EPERM) {
+			return os.NewSyscallError("setsid", err)
+		}
+	}
+	// The cwd is resolved now, inside the container's root: nothing of
+	// the host's can be reached through it (CVE-2024-21626).
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return fmt.Errorf("process.cwd %q: %w", p.Cwd, err)
+	}
+	// Walls 1 and 2 (identity, privileges): bounding set, uid/gid, the
+	// capability sets.
+	if err := caps.Apply(p.Capabilities, p.User, c.Setgroups); err != nil {
+		return fmt.Errorf("wall 2 (privileges): %w", err)
+	}
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return fmt.Errorf("process.cwd %q as uid %d: %w", p.Cwd, p.User.UID, err)
+	}
+	unix.Umask(umask(p.User.Umask))
+	if p.NoNewPrivileges {
+		// Wall 2: setuid binaries and file caps grant nothing from here.
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("wall 2 (privileges): set no_new_privs: %w", err)
+		}
+	}
+	env := p.Env
+	path, err := lookPath(p.Args[0], env)
+	if err != nil {
+		return err
+	}
+	if err := conn.Send(Message{Type: MsgReady}); err != nil {
+		return err
+	}
+	if c.FifoFD >= 0 {
+		// Block until `start` writes to the exec fifo.
+		if err := waitStart(c.FifoFD); err != nil {
+			return err
+		}
+		if c.Spec.Hooks != nil {
+			if err := hooks.Run("startContainer", c.Spec.Hooks.StartContainer, &c.State); err != nil {
+				return err
+			}
+		}
+	}
+	// No fd of the runtime's may reach the payload (CVE-2024-21626):
+	// everything above stdio and the preserved fds closes on exec.
+	if err := unix.CloseRange(uint(3+c.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return os.NewSyscallError("close_range", err)
+	}
+	if err := unix.Exec(path, p.Args, env); err != nil {
+		return fmt.Errorf("exec %q: %w", p.Args[0], err)
+	}
+	return nil
+}
+
+func umask(u *uint32) int {
+	if u == nil {
+		return 0o022
+	}
+	return int(*u)
+}
+
+func waitStart(fd int) error {
+	f := os.NewFile(uintptr(fd), "exec.fifo")
+	defer f.Close()
+	buf := make([]byte, 1)
+	for {
+		n, err := f.Read(buf)
+		if n == 1 {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("wait for start: %w", err)
+		}
+	}
+}
+
+// execInit runs a process that joined a running container (tirith exec).
+// setns(CLONE_NEWNS) already made the container's root ours.
+func execInit(c *Config, conn *Conn) error {
+	if c.Process.Terminal {
+		if err := setupConsole(c.ConsoleFD, c.Process.ConsoleSize, false); err != nil {
+			return err
+		}
+	}
+	return startPayload(c, conn, c.Process)
+}

@@ -1,0 +1,186 @@
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/spec"
+)
+
+var rlimitTypes = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE,
+	"RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC,
+	"RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+func setRlimits(rl []specs.POSIXRlimit) error {
+	for _, r := range rl {
+		t, ok := rlimitTypes[r.Type]
+		if !ok {
+			return fmt.Errorf("process.rlimits: unknown type %q", r.Type)
+		}
+		if err := unix.Prlimit(0, t, &unix.Rlimit{Cur: r.Soft, Max: r.Hard}, nil); err != nil {
+			return fmt.Errorf("set %s to %d/%d: %w", r.Type, r.Soft, r.Hard, err)
+		}
+	}
+	return nil
+}
+
+func setOOMScoreAdj(v *int) error {
+	if v == nil {
+		return nil
+	}
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(fmt.Sprint(*v)), 0); err != nil {
+		return fmt.Errorf("set oom_score_adj %d: %w", *v, err)
+	}
+	return nil
+}
+
+var ioprioClasses = map[specs.IOPriorityClass]int{
+	specs.IOPRIO_CLASS_RT: 1, specs.IOPRIO_CLASS_BE: 2, specs.IOPRIO_CLASS_IDLE: 3,
+}
+
+func setIOPriority(io *specs.LinuxIOPriority) error {
+	if io == nil {
+		return nil
+	}
+	const ioprioWhoProcess = 1
+	prio := ioprioClasses[io.Class]<<13 | io.Priority
+	if _, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, 0, uintptr(prio)); e != 0 {
+		return fmt.Errorf("set io priority %s/%d: %w", io.Class, io.Priority, e)
+	}
+	return nil
+}
+
+func setScheduler(s *specs.Scheduler) error {
+	if s == nil {
+		return nil
+	}
+	attr := unix.SchedAttr{
+		Size:     unix.SizeofSchedAttr,
+		Policy:   spec.SchedPolicies[s.Policy],
+		Nice:     s.Nice,
+		Priority: uint32(s.Priority),
+		Runtime:  s.Runtime,
+		Deadline: s.Deadline,
+		Period:   s.Period,
+	}
+	for _, f := range s.Flags {
+		attr.Flags |= schedFlags[f]
+	}
+	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+		return fmt.Errorf("set scheduler %s: %w", s.Policy, err)
+	}
+	return nil
+}
+
+var schedFlags = map[specs.LinuxSchedulerFlag]uint64{
+	specs.SchedFlagResetOnFork: 0x01, specs.SchedFlagReclaim: 0x02, specs.SchedFlagDLOverrun: 0x04,
+	specs.SchedFlagKeepPolicy: 0x08, specs.SchedFlagKeepParams: 0x10, specs.SchedFlagUtilClampMin: 0x20,
+	specs.SchedFlagUtilClampMax: 0x40,
+}
+
+func writeSysctls(m map[string]string) error {
+	for k, v := range m {
+		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
+		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+			return fmt.Errorf("linux.sysctl[%q]: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// setExecLabels asks the LSMs for the payload's label at its execve. A
+// label for an LSM the host does not run is an error, as in runc: silently
+// running unconfined would be a lie.
+func setExecLabels(apparmor, selinux string) error {
+	if apparmor != "" {
+		enabled, _ := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+		if strings.TrimSpace(string(enabled)) != "Y" {
+			return fmt.Errorf("process.apparmorProfile %q: AppArmor is not enabled on this host", apparmor)
+		}
+		if err := writeAttr("apparmor/exec", "exec "+apparmor); err != nil {
+			return fmt.Errorf("process.apparmorProfile %q: %w", apparmor, err)
+		}
+	}
+	if selinux != "" {
+		if _, err := os.Stat("/sys/fs/selinux/enforce"); err != nil {
+			return fmt.Errorf("process.selinuxLabel %q: SELinux is not enabled on this host", selinux)
+		}
+		if err := writeAttr("exec", selinux); err != nil {
+			return fmt.Errorf("process.selinuxLabel %q: %w", selinux, err)
+		}
+	}
+	return nil
+}
+
+func writeAttr(name, value string) error {
+	p := "/proc/thread-self/attr/" + name
+	if name == "apparmor/exec" {
+		if _, err := os.Stat(p); err != nil {
+			p = "/proc/thread-self/attr/exec"
+		}
+	}
+	return os.WriteFile(p, []byte(value), 0)
+}
+
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// lookPath finds the payload in the container's PATH (from its own env,
+// not the runtime's) so that a missing binary fails `create` with a clear
+// error instead of a dead container.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		if err := executable(file); err != nil {
+			return "", fmt.Errorf("exec %q: %w", file, err)
+		}
+		return file, nil
+	}
+	path := defaultPath
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	var firstErr error
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		err := executable(p)
+		if err == nil {
+			return p, nil
+		}
+		if firstErr == nil && !errors.Is(err, os.ErrNotExist) {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return "", fmt.Errorf("exec %q: %w", file, firstErr)
+	}
+	return "", fmt.Errorf("exec %q: executable file not found in $PATH", file)
+}
+
+func executable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s is a directory: %w", p, unix.EISDIR)
+	}
+	if err := unix.Access(p, unix.X_OK); err != nil {
+		return fmt.Errorf("%s: permission denied: %w", p, err)
+	}
+	return nil
+}

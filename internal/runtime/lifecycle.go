@@ -1,0 +1,162 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/cgroups"
+	"github.com/tirith-project/tirith/internal/hooks"
+)
+
+// Start lets a created container's init exec the payload.
+func (c *Container) Start() error {
+	switch st := c.Status(); st {
+	case Created:
+	case Stopped:
+		return fmt.Errorf("cannot start a container that has stopped")
+	default:
+		return fmt.Errorf("cannot start a container in the %s state", st)
+	}
+	fifo := filepath.Join(c.dir, fifoName)
+	// O_NONBLOCK: if no reader holds the fifo (the init died) the open
+	// fails with ENXIO instead of blocking forever.
+	f, err := os.OpenFile(fifo, os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENXIO) {
+			return fmt.Errorf("container init is gone: %w", ErrStopped)
+		}
+		return err
+	}
+	_, err = f.Write([]byte{0})
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("signal container init to start: %w", err)
+	}
+	if err := os.Remove(fifo); err != nil {
+		return err
+	}
+	if h := c.State.Config.Hooks; h != nil {
+		st := c.OCI().State
+		st.Status = Running
+		if err := hooks.Run("poststart", h.Poststart, &st); err != nil {
+			// The payload runs already; runtime-spec says warn.
+			slog.Warn("poststart hook failed", "id", c.State.ID, "error", err)
+		}
+	}
+	return nil
+}
+
+// Kill sends sig to the container's init, or with all to every process in
+// its cgroup.
+func (c *Container) Kill(sig unix.Signal, all bool) error {
+	st := c.Status()
+	if st == Stopped || st == Creating && c.State.Pid == 0 && !all {
+		return fmt.Errorf("container %q: %w", c.State.ID, ErrStopped)
+	}
+	if all {
+		cg, err := cgroups.Load(c.State.Cgroup)
+		if err != nil {
+			return err
+		}
+		return signalCgroup(cg, sig)
+	}
+	if err := unix.Kill(c.State.Pid, sig); err != nil {
+		return fmt.Errorf("kill container init %d: %w", c.State.Pid, err)
+	}
+	return nil
+}
+
+// signalCgroup signals every process of a cgroup. It freezes the cgroup
+// first where it can, so that nothing forks away from the signal.
+func signalCgroup(cg *cgroups.Manager, sig unix.Signal) error {
+	frozen := cg.Freeze() == nil
+	pids, err := cg.Pids()
+	if err == nil {
+		for _, p := range pids {
+			_ = unix.Kill(p, sig)
+		}
+	}
+	if frozen {
+		_ = cg.Thaw()
+	}
+	return err
+}
+
+// DeleteOptions are `delete`'s flags.
+type DeleteOptions struct{ Force bool }
+
+// Delete removes a stopped container (or with Force any container, killing
+// it first): its processes, cgroups and state dir. Poststop hooks run last.
+func (c *Container) Delete(o DeleteOptions) error {
+	st := c.Status()
+	switch st {
+	case Stopped, Creating:
+	default:
+		if !o.Force {
+			return fmt.Errorf("cannot delete container %q in the %s state without --force: %w", c.State.ID, st, ErrRunning)
+		}
+	}
+	cg, err := cgroups.Load(c.State.Cgroup)
+	if err != nil {
+		return err
+	}
+	if st != Stopped && c.State.Pid > 0 {
+		if st == Paused {
+			_ = cg.Thaw()
+		}
+		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+		if !waitExit(c.State.Pid, 10*time.Second) {
+			return fmt.Errorf("container init %d did not die after SIGKILL", c.State.Pid)
+		}
+	}
+	// Without a pid namespace of its own, the init's death does not take
+	// the rest of the container with it.
+	killCgroup(cg)
+	if err := cg.Destroy(); err != nil {
+		return fmt.Errorf("remove cgroup: %w", err)
+	}
+	if h := c.State.Config.Hooks; h != nil {
+		state := c.OCI().State
+		state.Status = Stopped
+		if err := hooks.Run("poststop", h.Poststop, &state); err != nil {
+			slog.Warn("poststop hook failed", "id", c.State.ID, "error", err)
+		}
+	}
+	c.Close()
+	return os.RemoveAll(c.dir)
+}
+
+// RemoveDebris removes a state dir that holds no state (a create killed
+// before it wrote any): `delete --force` of such an id succeeds.
+func RemoveDebris(root, id string) error {
+	dir, err := containerDir(root, id)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
+		return fmt.Errorf("container %q has state; delete it normally", id)
+	}
+	return os.RemoveAll(dir)
+}
+
+// Pids lists the container's processes as seen from the host.
+func (c *Container) Pids() ([]int, error) {
+	cg, err := cgroups.Load(c.State.Cgroup)
+	if err != nil {
+		return nil, err
+	}
+	return cg.Pids()
+}
+
+// Cgroup returns the container's cgroup manager.
+func (c *Container) Cgroup() (*cgroups.Manager, error) { return cgroups.Load(c.State.Cgroup) }
+
+// Spec returns the container's config as it was created.
+func (c *Container) Spec() *specs.Spec { return c.State.Config }

@@ -1,0 +1,273 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/cgroups"
+	"github.com/tirith-project/tirith/internal/spec"
+)
+
+// Sentinel errors callers test with errors.Is.
+var (
+	ErrNotExist = errors.New("container does not exist")
+	ErrExist    = errors.New("container already exists")
+	ErrRunning  = errors.New("container is running")
+	ErrStopped  = errors.New("container is not running")
+)
+
+// Status values (runtime-spec, plus runc's "paused").
+const (
+	Creating = specs.StateCreating
+	Created  = specs.StateCreated
+	Running  = specs.StateRunning
+	Stopped  = specs.StateStopped
+	Paused   = specs.ContainerState("paused")
+)
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+)
+
+// State is what Tirith keeps on disk for a container.
+type State struct {
+	ID     string `json:"id"`
+	Bundle string `json:"bundle"`
+	Rootfs string `json:"rootfs"`
+	// Pid is the container's init as seen from the host; 0 until it
+	// exists. InitStart is its start time in clock ticks since boot
+	// (/proc/PID/stat field 22): a recycled pid has another.
+	Pid       int           `json:"pid"`
+	InitStart uint64        `json:"initStart"`
+	Created   time.Time     `json:"created"`
+	Owner     string        `json:"owner"`
+	Cgroup    cgroups.State `json:"cgroup"`
+	Config    *specs.Spec   `json:"config"`
+}
+
+// Container is a container's state dir plus its loaded state.
+type Container struct {
+	dir   string
+	State State
+	lock  *os.File
+}
+
+// Dir returns the container's state directory.
+func (c *Container) Dir() string { return c.dir }
+
+func containerDir(root, id string) (string, error) {
+	if err := spec.ValidateID(id); err != nil {
+		return "", err
+	}
+	return filepath.Join(root, id), nil
+}
+
+// Load opens a container's state. The caller must call Close.
+func Load(root, id string) (*Container, error) {
+	dir, err := containerDir(root, id)
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{dir: dir}
+	if err := c.lockDir(); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		c.Close()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
+		}
+		return nil, fmt.Errorf("read state of %q: %w", id, err)
+	}
+	if err := json.Unmarshal(data, &c.State); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("state of %q is corrupt: %w", id, err)
+	}
+	return c, nil
+}
+
+// lockDir takes the container's lock: one lifecycle operation at a time
+// per container, none across containers.
+func (c *Container) lockDir() error {
+	f, err := os.OpenFile(c.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("container %q: %w", filepath.Base(c.dir), ErrNotExist)
+		}
+		return err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return os.NewSyscallError("flock", err)
+	}
+	c.lock = f
+	return nil
+}
+
+// Close releases the container's lock.
+func (c *Container) Close() {
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
+}
+
+// save writes the state atomically: a reader sees the old or the new
+// state, never half of one.
+func (c *Container) save() error {
+	data, err := json.Marshal(&c.State)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(c.dir, stateFile), data, 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Status derives the container's status from the kernel, not from what was
+// last written: the init may have died since.
+func (c *Container) Status() specs.ContainerState {
+	if c.State.Pid == 0 {
+		// Written before the init existed: a create in progress, or
+		// one whose runtime died; delete cleans it up either way.
+		return Creating
+	}
+	if !c.initAlive() {
+		return Stopped
+	}
+	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
+		return Created
+	}
+	if cg, err := cgroups.Load(c.State.Cgroup); err == nil {
+		if frozen, err := cg.Frozen(); err == nil && frozen {
+			return Paused
+		}
+	}
+	return Running
+}
+
+func (c *Container) initAlive() bool {
+	start, err := processStart(c.State.Pid)
+	if err != nil {
+		return false
+	}
+	return start == c.State.InitStart && !isZombie(c.State.Pid)
+}
+
+// processStart reads a process's start time (clock ticks since boot).
+func processStart(pid int) (uint64, error) {
+	fields, err := statFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	// Field 22 overall is index 19 after the state (field 3).
+	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+func isZombie(pid int) bool {
+	fields, err := statFields(pid)
+	return err != nil || fields[0] == "Z" || fields[0] == "X"
+}
+
+// statFields returns /proc/PID/stat from the state field on; the command
+// name before it may contain spaces and parentheses.
+func statFields(pid int) ([]string, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return nil, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return f, nil
+}
+
+// OCIState is the runtime-spec state, with runc's extra fields that tools
+// read (rootfs, created, owner).
+type OCIState struct {
+	specs.State
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
+}
+
+// OCI returns the container's runtime-spec state.
+func (c *Container) OCI() OCIState {
+	st := c.Status()
+	s := OCIState{
+		State: specs.State{
+			Version: specs.Version,
+			ID:      c.State.ID,
+			Status:  st,
+			Bundle:  c.State.Bundle,
+		},
+		Rootfs:  c.State.Rootfs,
+		Created: c.State.Created,
+		Owner:   c.State.Owner,
+	}
+	if st != Stopped {
+		s.Pid = c.State.Pid
+	}
+	if c.State.Config != nil {
+		s.Annotations = c.State.Config.Annotations
+	}
+	return s
+}
+
+// List returns the ids of every container under root, sorted.
+func List(root string) ([]string, error) {
+	ents, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() && spec.ValidateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}

@@ -1,0 +1,126 @@
+package spec
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// DefaultCapabilities is Docker's default set minus NET_RAW (raw sockets:
+// ARP/ICMP spoofing on the container network) and MKNOD (device nodes;
+// the device cgroup is the only other thing in the way). Each one kept is
+// something ordinary images need at start-up.
+var DefaultCapabilities = []string{
+	"CAP_CHOWN",            // package managers, entrypoints fixing ownership
+	"CAP_DAC_OVERRIDE",     // root reading files it does not own
+	"CAP_FSETID",           // keep setgid bits when root writes files
+	"CAP_FOWNER",           // chmod/utime on files root does not own
+	"CAP_SETGID",           // drop to an unprivileged group
+	"CAP_SETUID",           // drop to an unprivileged user
+	"CAP_SETPCAP",          // drop capabilities (bounding set)
+	"CAP_NET_BIND_SERVICE", // listen on ports below 1024
+	"CAP_SYS_CHROOT",       // chroot-using tools (some daemons)
+	"CAP_KILL",             // signal processes of other uids in the container
+	"CAP_AUDIT_WRITE",      // login-style tools writing audit records
+}
+
+// DefaultMaskedPaths hide kernel interfaces that leak host information or
+// offer a way out (runc's and moby's list, plus /proc/kallsyms addresses).
+var DefaultMaskedPaths = []string{
+	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+	"/proc/kallsyms", "/sys/firmware", "/sys/devices/virtual/powercap",
+	"/proc/interrupts",
+}
+
+// DefaultReadonlyPaths are kernel knobs the container may read, not set.
+var DefaultReadonlyPaths = []string{
+	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+}
+
+// DefaultPidsLimit stops fork bombs (wall 6) while leaving room for
+// ordinary multi-process services.
+const DefaultPidsLimit = 1024
+
+// Default returns Tirith's hardened config.json: every wall that
+// config.json can express is up. rootless adds a user namespace mapping
+// container root to an unprivileged host range.
+func Default(rootless bool) *specs.Spec {
+	caps := append([]string(nil), DefaultCapabilities...)
+	pids := int64(DefaultPidsLimit)
+	s := &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: "rootfs", Readonly: true},
+		Process: &specs.Process{
+			Terminal: true,
+			Args:     []string{"sh"},
+			Env:      []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"},
+			Cwd:      "/",
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: caps, Effective: caps, Permitted: caps,
+			},
+			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
+			NoNewPrivileges: true,
+		},
+		Hostname: "tirith",
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+			// The root is read-only: scratch space is size-capped and
+			// can hold no executables, setuid files or devices.
+			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "noexec", "nodev", "mode=755", "size=65536k"}},
+		},
+		Linux: &specs.Linux{
+			Resources: &specs.LinuxResources{
+				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+				Pids:    &specs.LinuxPids{Limit: &pids},
+			},
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
+			},
+			MaskedPaths:   append([]string(nil), DefaultMaskedPaths...),
+			ReadonlyPaths: append([]string(nil), DefaultReadonlyPaths...),
+		},
+	}
+	if rootless {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		host, size := unprivilegedRange()
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: host, Size: size}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: host, Size: size}}
+	}
+	return s
+}
+
+// unprivilegedRange picks the host ids for container root: as a normal
+// user, our own uid (the only one we may map); as root, root's range in
+// /etc/subuid, else 100000+65536 (the conventional first subordinate range).
+func unprivilegedRange() (host, size uint32) {
+	if uid := os.Geteuid(); uid != 0 {
+		return uint32(uid), 1
+	}
+	if f, err := os.Open("/etc/subuid"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			parts := strings.Split(strings.TrimSpace(sc.Text()), ":")
+			if len(parts) == 3 && (parts[0] == "root" || parts[0] == "0") {
+				start, err1 := strconv.ParseUint(parts[1], 10, 32)
+				n, err2 := strconv.ParseUint(parts[2], 10, 32)
+				if err1 == nil && err2 == nil && start > 0 && n > 0 {
+					return uint32(start), uint32(n)
+				}
+			}
+		}
+	}
+	return 100000, 65536
+}
