@@ -53,7 +53,7 @@ func NewRootCmd(name string) *cobra.Command {
 	root.AddCommand(
 		newCreateCmd(g), newStartCmd(g), newRunCmd(g), newStateCmd(g), newKillCmd(g),
 		newDeleteCmd(g), newListCmd(g), newPsCmd(g), newSpecCmd(), newExecCmd(g),
-		newFeaturesCmd(), newDemoCmd(), newProbeCmd(),
+		newFeaturesCmd(), newDemoCmd(), newProbeCmd(), NewSeccompCmd(),
 	)
 	return root
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/tirith-project/tirith/internal/hooks"
 	"github.com/tirith-project/tirith/internal/nsenter"
 	"github.com/tirith-project/tirith/internal/runtime/initproc"
+	"github.com/tirith-project/tirith/internal/seccomp"
 	"github.com/tirith-project/tirith/internal/spec"
 )
 
@@ -107,10 +109,17 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		defer console.Close()
 	}
 
+	filter, listener, err := compileSeccomp(s)
+	if err != nil {
+		return c, err
+	}
+	if listener != nil {
+		defer listener.Close()
+	}
 	p, err := startChild(childOptions{
-		preserve: o.PreserveFDs, fifo: fifo, console: console,
+		preserve: o.PreserveFDs, fifo: fifo, console: console, listener: listener,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
-		cgroup: cg, spec: s, nsConfig: newNamespaces(s),
+		enterCgroup: cg.Apply, spec: s, nsConfig: newNamespaces(s),
 	})
 	if p != nil {
 		initPid = p.pid
@@ -130,6 +139,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		CgroupPaths: cg.State().Paths, UserNS: hasNS(s, specs.UserNamespace), CgroupNS: hasNS(s, specs.CgroupNamespace),
 		Setgroups:   true,
 		PreserveFDs: o.PreserveFDs, FifoFD: p.fifoFD, ConsoleFD: p.consoleFD,
+		Seccomp: filter, ListenerFD: p.listenerFD,
 		State: specs.State{Version: specs.Version, ID: id, Status: Created, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations},
 	}
 	if err := p.conn.Send(cfg); err != nil {
@@ -170,6 +180,33 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		}
 	}
 	return c, nil
+}
+
+// compileSeccomp compiles linux.seccomp here in the parent, where errors
+// are cheap to report, and dials its notify listener: after pivot_root the
+// child could not reach the socket's host path.
+func compileSeccomp(s *specs.Spec) (*seccomp.Program, *os.File, error) {
+	if s.Linux.Seccomp == nil {
+		return nil, nil, nil
+	}
+	if err := seccomp.Validate(s.Linux.Seccomp); err != nil {
+		return nil, nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	prog, err := seccomp.Compile(s.Linux.Seccomp, goruntime.GOARCH)
+	if err != nil {
+		return nil, nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	if !prog.Notify {
+		return prog, nil, nil
+	}
+	if s.Linux.Seccomp.ListenerPath == "" {
+		return nil, nil, errors.New("linux.seccomp.listenerPath: required by SCMP_ACT_NOTIFY rules")
+	}
+	conn, err := dialUnix(s.Linux.Seccomp.ListenerPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+	}
+	return prog, conn, nil
 }
 
 // checkNamespaces enforces what the rest of the runtime relies on.
@@ -295,13 +332,22 @@ func waitExit(pid int, timeout time.Duration) bool {
 // dialConsole connects to the caller's console socket; the child sends
 // the pty master over it.
 func dialConsole(path string) (*os.File, error) {
+	f, err := dialUnix(path)
+	if err != nil {
+		return nil, fmt.Errorf("console socket: %w", err)
+	}
+	return f, nil
+}
+
+// dialUnix connects a stream socket to path.
+func dialUnix(path string) (*os.File, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("connect to console socket %q: %w", path, err)
+		return nil, fmt.Errorf("connect to %q: %w", path, err)
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }
@@ -367,20 +413,22 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
 }
 
 type childOptions struct {
-	preserve              int
-	fifo, console         *os.File
-	stdin, stdout, stderr *os.File
-	cgroup                *cgroups.Manager // joined before any namespace is made
-	spec                  *specs.Spec
-	nsConfig              nsConfig
+	preserve                int
+	fifo, console, listener *os.File
+	stdin, stdout, stderr   *os.File
+	// enterCgroup puts the child in its cgroup before any namespace is
+	// made (so a new cgroup namespace is rooted there).
+	enterCgroup func(pid int) error
+	spec        *specs.Spec
+	nsConfig    nsConfig
 }
 
 type child struct {
-	pid               int
-	conn              *initproc.Conn
-	sock              *os.File
-	cmd               *exec.Cmd
-	fifoFD, consoleFD int
+	pid                           int
+	conn                          *initproc.Conn
+	sock                          *os.File
+	cmd                           *exec.Cmd
+	fifoFD, consoleFD, listenerFD int
 }
 
 func (p *child) exitErr(err error) error {
@@ -414,7 +462,7 @@ func startChild(o childOptions) (*child, error) {
 	}
 	syncFD := 3 + len(extra)
 	extra = append(extra, childSock)
-	p := &child{sock: parentSock, conn: initproc.NewConn(parentSock), fifoFD: -1, consoleFD: -1}
+	p := &child{sock: parentSock, conn: initproc.NewConn(parentSock), fifoFD: -1, consoleFD: -1, listenerFD: -1}
 	if o.fifo != nil {
 		p.fifoFD = 3 + len(extra)
 		extra = append(extra, o.fifo)
@@ -422,6 +470,10 @@ func startChild(o childOptions) (*child, error) {
 	if o.console != nil {
 		p.consoleFD = 3 + len(extra)
 		extra = append(extra, o.console)
+	}
+	if o.listener != nil {
+		p.listenerFD = 3 + len(extra)
+		extra = append(extra, o.listener)
 	}
 	cmd := exec.Command("/proc/self/exe", "init")
 	cmd.Env = []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD)}
@@ -441,10 +493,8 @@ func startChild(o childOptions) (*child, error) {
 		parentSock.Close()
 		return p, err
 	}
-	if o.cgroup != nil {
-		if err := o.cgroup.Apply(p.pid); err != nil {
-			return fail(fmt.Errorf("wall 6 (resources): %w", err))
-		}
+	if err := o.enterCgroup(p.pid); err != nil {
+		return fail(fmt.Errorf("wall 6 (resources): %w", err))
 	}
 	var b strings.Builder
 	for _, j := range o.nsConfig.join {

@@ -55,14 +55,23 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 		}
 		defer console.Close()
 	}
+	// An exec'd process is under the container's filter, recompiled from
+	// the stored spec.
+	filter, listener, err := compileSeccomp(s)
+	if err != nil {
+		return nil, err
+	}
+	if listener != nil {
+		defer listener.Close()
+	}
 	cg, err := cgroups.Load(c.State.Cgroup)
 	if err != nil {
 		return nil, err
 	}
 	p, err := startChild(childOptions{
-		preserve: o.PreserveFDs, console: console,
+		preserve: o.PreserveFDs, console: console, listener: listener,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
-		cgroup: cg, spec: s, nsConfig: ns,
+		enterCgroup: cg.Join, spec: s, nsConfig: ns,
 	})
 	if err != nil {
 		return nil, err
@@ -79,6 +88,7 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 		UserNS: hasNS(s, specs.UserNamespace), CgroupNS: hasNS(s, specs.CgroupNamespace),
 		Setgroups:   true,
 		PreserveFDs: o.PreserveFDs, FifoFD: -1, ConsoleFD: p.consoleFD,
+		Seccomp: filter, ListenerFD: p.listenerFD,
 	}
 	if err := p.conn.Send(cfg); err != nil {
 		killPid(p.pid)

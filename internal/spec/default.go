@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/tirith-project/tirith/internal/seccomp"
 )
 
 // DefaultCapabilities is Docker's default set minus NET_RAW (raw sockets:
@@ -88,6 +90,7 @@ func Default(rootless bool) *specs.Spec {
 				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
 				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
 			},
+			Seccomp:       seccomp.Default(caps),
 			MaskedPaths:   append([]string(nil), DefaultMaskedPaths...),
 			ReadonlyPaths: append([]string(nil), DefaultReadonlyPaths...),
 		},

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/tirith-project/tirith/internal/seccomp"
 )
 
 // Kinds of child.
@@ -34,6 +36,11 @@ type Config struct {
 	PreserveFDs int `json:"preserveFDs"`
 	FifoFD      int `json:"fifoFD"`    // exec fifo (init only), else -1
 	ConsoleFD   int `json:"consoleFD"` // console socket, else -1
+	// Seccomp is the compiled filter (wall 3), nil for none.
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+	// ListenerFD is a connection to linux.seccomp.listenerPath that
+	// receives the notify fd, else -1.
+	ListenerFD int `json:"listenerFD"`
 	// State is what createContainer and startContainer hooks receive.
 	State specs.State `json:"state"`
 }

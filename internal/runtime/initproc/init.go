@@ -189,6 +189,13 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return fmt.Errorf("process.cwd %q: %w", p.Cwd, err)
 	}
+	// Wall 3 (syscalls), early case: without no_new_privs, loading a
+	// filter needs CAP_SYS_ADMIN, which the next step may drop.
+	if c.Seccomp != nil && !p.NoNewPrivileges {
+		if err := installSeccomp(c); err != nil {
+			return err
+		}
+	}
 	// Walls 1 and 2 (identity, privileges): bounding set, uid/gid, the
 	// capability sets.
 	if err := caps.Apply(p.Capabilities, p.User, c.Setgroups); err != nil {
@@ -227,6 +234,13 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 	// everything above stdio and the preserved fds closes on exec.
 	if err := unix.CloseRange(uint(3+c.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return os.NewSyscallError("close_range", err)
+	}
+	// Wall 3 (syscalls), last: as close to execve as possible, so the
+	// filter need not allow the runtime's own syscalls.
+	if c.Seccomp != nil && p.NoNewPrivileges {
+		if err := installSeccomp(c); err != nil {
+			return err
+		}
 	}
 	if err := unix.Exec(path, p.Args, env); err != nil {
 		return fmt.Errorf("exec %q: %w", p.Args[0], err)

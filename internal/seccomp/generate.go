@@ -1,0 +1,3 @@
+package seccomp
+
+//go:generate go run ./gen -o zsysnum_linux.go

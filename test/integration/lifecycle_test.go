@@ -1,0 +1,164 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestLifecycleCreateStartStateDelete(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle(nil, "sh", "-c", "sleep 1000")
+	id := e.id()
+	e.cleanup(id)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	e.ok("create", "--bundle", b, "--pid-file", pidFile, id)
+
+	st := e.state(id)
+	if st.Status != specs.StateCreated || st.Pid <= 0 || st.Bundle != b || st.ID != id {
+		t.Fatalf("after create: state %+v", st)
+	}
+	data, err := os.ReadFile(pidFile)
+	must(t, err)
+	if strings.TrimSpace(string(data)) != strconv.Itoa(st.Pid) {
+		t.Fatalf("pid file %q, state pid %d", data, st.Pid)
+	}
+	// The created container's init is waiting, not yet the payload.
+	if exe, _ := os.Readlink("/proc/" + strconv.Itoa(st.Pid) + "/exe"); strings.Contains(exe, "busybox") {
+		t.Fatalf("payload ran before start: %s", exe)
+	}
+
+	e.ok("start", id)
+	if st := e.state(id); st.Status != specs.StateRunning {
+		t.Fatalf("after start: status %s", st.Status)
+	}
+	if msg := e.fails("start", id); !strings.Contains(msg, "running") {
+		t.Errorf("second start: %q, want an error naming the running state", msg)
+	}
+	if msg := e.fails("delete", id); !strings.Contains(msg, "--force") {
+		t.Errorf("delete of a running container: %q", msg)
+	}
+	if st := e.state(id); st.Status != specs.StateRunning {
+		t.Fatalf("failed delete changed the container: %s", st.Status)
+	}
+
+	e.ok("kill", id, "KILL")
+	waitFor(t, "container to stop", func() bool { return e.state(id).Status == specs.StateStopped })
+	e.ok("delete", id)
+	e.assertGone(id, b)
+	if msg := e.fails("state", id); !strings.Contains(msg, "does not exist") {
+		t.Errorf("state after delete: %q", msg)
+	}
+}
+
+func TestDeleteCreatedNeedsForce(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle(nil, "true")
+	id := e.id()
+	e.cleanup(id)
+	e.ok("create", "--bundle", b, id)
+	e.fails("delete", id)
+	if st := e.state(id); st.Status != specs.StateCreated {
+		t.Fatalf("delete without --force changed a created container: %s", st.Status)
+	}
+	e.ok("delete", "--force", id)
+	e.assertGone(id, b)
+}
+
+func TestRunExitCode(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"success", []string{"true"}, 0},
+		{"exit 3", []string{"sh", "-c", "exit 3"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := e.bundle(nil, tc.args...)
+			id := e.id()
+			r := e.tirith("run", "--bundle", b, id)
+			if r.code != tc.want {
+				t.Fatalf("exit %d, want %d (stderr %s)", r.code, tc.want, r.stderr)
+			}
+			e.assertGone(id, b)
+		})
+	}
+}
+
+func TestListAndPs(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle(nil, "sh", "-c", "sleep 1000 & sleep 1000")
+	id := e.id()
+	e.cleanup(id)
+	e.ok("run", "--detach", "--bundle", b, id)
+	var list []specs.State
+	must(t, json.Unmarshal([]byte(e.ok("list", "--format", "json")), &list))
+	if len(list) != 1 || list[0].ID != id || list[0].Status != specs.StateRunning {
+		t.Fatalf("list: %+v", list)
+	}
+	if out := e.ok("list"); !strings.Contains(out, id) || !strings.Contains(out, "running") {
+		t.Fatalf("list table: %s", out)
+	}
+	// The shell may exec the last sleep itself: two or three processes.
+	waitFor(t, "two processes", func() bool {
+		var pids []int
+		_ = json.Unmarshal([]byte(e.ok("ps", "--format", "json", id)), &pids)
+		return len(pids) >= 2
+	})
+	if out := e.ok("ps", id); !strings.Contains(out, "sleep 1000") {
+		t.Fatalf("ps table: %s", out)
+	}
+	e.ok("kill", "--all", id, "9")
+	waitFor(t, "container to stop", func() bool { return e.state(id).Status == specs.StateStopped })
+	e.ok("delete", id)
+	e.assertGone(id, b)
+}
+
+func TestKillSignalForms(t *testing.T) {
+	e := newEnv(t)
+	for _, sig := range []string{"TERM", "SIGTERM", "15"} {
+		t.Run(sig, func(t *testing.T) {
+			// The shell reports the signal it trapped, so the test sees
+			// which signal arrived, not only that one did.
+			b := e.bundle(nil, "sh", "-c", "trap 'echo got-term > /tmp/sig; exit 0' TERM; while true; do sleep 0.05; done")
+			id := e.id()
+			e.cleanup(id)
+			e.ok("run", "--detach", "--bundle", b, id)
+			e.ok("kill", id, sig)
+			waitFor(t, "container to stop", func() bool { return e.state(id).Status == specs.StateStopped })
+			e.ok("delete", id)
+		})
+	}
+	e2 := newEnv(t)
+	if msg := e2.fails("kill", "nope", "KILL"); !strings.Contains(msg, "does not exist") {
+		t.Errorf("kill of a missing container: %q", msg)
+	}
+}
+
+// A container killed from outside while `run` waits in the foreground
+// makes `run` exit 128+9, like a shell.
+func TestRunForegroundKilled(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle(nil, "sleep", "1000")
+	id := e.id()
+	e.cleanup(id)
+	done := make(chan result, 1)
+	go func() { done <- e.tirith("run", "--bundle", b, id) }()
+	waitFor(t, "container to run", func() bool {
+		r := e.tirith("state", id)
+		return r.code == 0 && strings.Contains(r.stdout, `"running"`)
+	})
+	e.ok("kill", id, "KILL")
+	r := <-done
+	if r.code != 137 {
+		t.Fatalf("run exit %d, want 137 (stderr %s)", r.code, r.stderr)
+	}
+	e.assertGone(id, b)
+}
