@@ -8,6 +8,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/tirith-project/tirith/internal/lsm/landlock"
 	"github.com/tirith-project/tirith/internal/seccomp"
 )
 
@@ -95,6 +96,11 @@ func Default(rootless bool) *specs.Spec {
 			ReadonlyPaths: append([]string(nil), DefaultReadonlyPaths...),
 		},
 	}
+	// Wall 4: Landlock lets the payload read the image, run programs
+	// only from the usual program directories, write only to the scratch
+	// mounts and /dev, run nothing it wrote, and reach no abstract socket
+	// or process outside.
+	s.Annotations = map[string]string{landlock.Annotation: DefaultLandlock().String()}
 	if rootless {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		host, size := unprivilegedRange()
@@ -102,6 +108,16 @@ func Default(rootless bool) *specs.Spec {
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: host, Size: size}}
 	}
 	return s
+}
+
+// DefaultLandlock is the Landlock policy of the hardened spec.
+func DefaultLandlock() *landlock.Policy {
+	return &landlock.Policy{
+		ReadOnly:  []string{"/"},
+		Execute:   []string{"/bin", "/sbin", "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/opt"},
+		ReadWrite: []string{"/tmp", "/run", "/dev"},
+		Scope:     []string{"abstract-unix-socket", "signal"},
+	}
 }
 
 // unprivilegedRange picks the host ids for container root: as a normal

@@ -9,6 +9,8 @@ import (
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/tirith-project/tirith/internal/lsm/landlock"
 )
 
 // Validate checks what the runtime needs before it touches anything, and
@@ -54,6 +56,11 @@ func Validate(s *specs.Spec) error {
 					add(fmt.Sprintf("hooks.%s[%d].timeout", name, i), "must be positive")
 				}
 			}
+		}
+	}
+	if v, ok := s.Annotations[landlock.Annotation]; ok {
+		if _, err := landlock.Parse(v); err != nil {
+			add(fmt.Sprintf("annotations[%q]", landlock.Annotation), "%v", err)
 		}
 	}
 	if s.Linux == nil {
@@ -260,10 +267,6 @@ func validateLinux(s *specs.Spec, add func(string, string, ...any)) {
 		default:
 			add(f+".type", "unknown device type %q", d.Type)
 		}
-	}
-	if s.Process != nil && s.Process.SelinuxLabel != "" && l.MountLabel == "" {
-		// Allowed: a process label alone is legal.
-		_ = l
 	}
 }
 

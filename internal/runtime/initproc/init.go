@@ -12,6 +12,7 @@ import (
 
 	"github.com/tirith-project/tirith/internal/caps"
 	"github.com/tirith-project/tirith/internal/hooks"
+	"github.com/tirith-project/tirith/internal/lsm/landlock"
 	"github.com/tirith-project/tirith/internal/nsenter"
 	"github.com/tirith-project/tirith/internal/rootfs"
 )
@@ -189,8 +190,13 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return fmt.Errorf("process.cwd %q: %w", p.Cwd, err)
 	}
-	// Wall 3 (syscalls), early case: without no_new_privs, loading a
-	// filter needs CAP_SYS_ADMIN, which the next step may drop.
+	// Walls 4 and 3, early case: without no_new_privs, a Landlock domain
+	// or a seccomp filter needs CAP_SYS_ADMIN, which the next step may drop.
+	if !p.NoNewPrivileges {
+		if err := restrictLandlock(c); err != nil {
+			return err
+		}
+	}
 	if c.Seccomp != nil && !p.NoNewPrivileges {
 		if err := installSeccomp(c); err != nil {
 			return err
@@ -209,6 +215,13 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 		// Wall 2: setuid binaries and file caps grant nothing from here.
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("wall 2 (privileges): set no_new_privs: %w", err)
+		}
+	}
+	if p.NoNewPrivileges {
+		// Wall 4 (mandatory access): Landlock, once no_new_privs lets an
+		// unprivileged thread restrict itself.
+		if err := restrictLandlock(c); err != nil {
+			return err
 		}
 	}
 	env := p.Env
@@ -244,6 +257,24 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 	}
 	if err := unix.Exec(path, p.Args, env); err != nil {
 		return fmt.Errorf("exec %q: %w", p.Args[0], err)
+	}
+	return nil
+}
+
+// restrictLandlock applies the Landlock annotation, if any. A kernel
+// without Landlock runs the container without it (the wall is best
+// effort, like the ABI levels within it).
+func restrictLandlock(c *Config) error {
+	v, ok := c.Spec.Annotations[landlock.Annotation]
+	if !ok {
+		return nil
+	}
+	pol, err := landlock.Parse(v)
+	if err != nil {
+		return err
+	}
+	if _, err := pol.Restrict(); err != nil && !errors.Is(err, landlock.ErrUnsupported) {
+		return fmt.Errorf("wall 4 (mandatory access): %w", err)
 	}
 	return nil
 }
