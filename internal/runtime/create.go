@@ -116,8 +116,12 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	if listener != nil {
 		defer listener.Close()
 	}
+	exe, err := sealedExe(root)
+	if err != nil {
+		return c, err
+	}
 	p, err := startChild(childOptions{
-		preserve: o.PreserveFDs, fifo: fifo, console: console, listener: listener,
+		exe: exe, preserve: o.PreserveFDs, fifo: fifo, console: console, listener: listener,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		enterCgroup: cg.Apply, spec: s, nsConfig: newNamespaces(s),
 	})
@@ -416,6 +420,7 @@ type childOptions struct {
 	preserve                int
 	fifo, console, listener *os.File
 	stdin, stdout, stderr   *os.File
+	exe                     string // the sealed runtime binary (sealedExe)
 	// enterCgroup puts the child in its cgroup before any namespace is
 	// made (so a new cgroup namespace is rooted there).
 	enterCgroup func(pid int) error
@@ -475,7 +480,7 @@ func startChild(o childOptions) (*child, error) {
 		p.listenerFD = 3 + len(extra)
 		extra = append(extra, o.listener)
 	}
-	cmd := exec.Command("/proc/self/exe", "init")
+	cmd := exec.Command(o.exe, "init")
 	cmd.Env = []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD)}
 	cmd.ExtraFiles = extra
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStd(o.stdin, os.Stdin), orStd(o.stdout, os.Stdout), orStd(o.stderr, os.Stderr)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -68,8 +69,12 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	exe, err := sealedExe(filepath.Dir(c.dir))
+	if err != nil {
+		return nil, err
+	}
 	p, err := startChild(childOptions{
-		preserve: o.PreserveFDs, console: console, listener: listener,
+		exe: exe, preserve: o.PreserveFDs, console: console, listener: listener,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		enterCgroup: cg.Join, spec: s, nsConfig: ns,
 	})

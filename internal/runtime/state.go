@@ -265,7 +265,8 @@ func List(root string) ([]string, error) {
 	}
 	var ids []string
 	for _, e := range ents {
-		if e.IsDir() && spec.ValidateID(e.Name()) == nil {
+		// Dot-dirs are the runtime's own (.exe); no id starts with one.
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && spec.ValidateID(e.Name()) == nil {
 			ids = append(ids, e.Name())
 		}
 	}

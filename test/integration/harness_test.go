@@ -17,6 +17,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/probe"
 	"github.com/tirith-project/tirith/internal/spec"
@@ -74,7 +75,16 @@ func newEnv(t *testing.T) *env {
 	if busybox == "" {
 		t.Fatal("busybox not found: install Debian's busybox-static (.ci/run does)")
 	}
-	return &env{t: t, root: t.TempDir()}
+	e := &env{t: t, root: t.TempDir()}
+	t.Cleanup(func() {
+		// The runtime keeps a read-only bind mount of its binary under
+		// --root (see runtime.sealedExe); a test root is temporary.
+		mounts, _ := filepath.Glob(filepath.Join(e.root, ".exe", "*"))
+		for _, m := range mounts {
+			_ = unix.Unmount(m, unix.MNT_DETACH)
+		}
+	})
+	return e
 }
 
 var idSeq atomic.Int64
