@@ -31,6 +31,10 @@ type Config struct {
 	// Resources are the spec's linux.resources; nil means no limits but
 	// still the default device allowlist.
 	Resources *specs.LinuxResources
+	// Nodes are the spec's linux.devices: the runtime must be able to
+	// mknod them, so each gets an "m" (mknod only) rule. Reading or
+	// writing them still needs an allow rule in Resources.
+	Nodes []specs.LinuxDevice
 	// Systemd is --systemd-cgroup, which is not supported yet.
 	Systemd bool
 	// Root is where the cgroup filesystem is mounted. "" (or
@@ -99,6 +103,7 @@ func New(c Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.res.lib.Devices = append(m.res.lib.Devices, mknodRules(c.Nodes)...)
 
 	if m.mode == ModeV2 {
 		own := ""

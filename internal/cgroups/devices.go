@@ -112,3 +112,20 @@ func deviceRule(sd specs.LinuxDeviceCgroup) (*devconfig.Rule, *FieldError) {
 	r.Permissions = devconfig.Permissions(access)
 	return r, nil
 }
+
+// mknodRules lets the runtime create the spec's device nodes. Only these:
+// a container holding CAP_MKNOD still cannot make any other node.
+func mknodRules(nodes []specs.LinuxDevice) []*devconfig.Rule {
+	var rules []*devconfig.Rule
+	for _, d := range nodes {
+		t := devconfig.CharDevice
+		switch d.Type {
+		case "b":
+			t = devconfig.BlockDevice
+		case "p":
+			continue // a fifo is no device to the cgroup
+		}
+		rules = append(rules, &devconfig.Rule{Type: t, Major: d.Major, Minor: d.Minor, Permissions: "m", Allow: true})
+	}
+	return rules
+}

@@ -54,6 +54,7 @@ func NewRootCmd(name string) *cobra.Command {
 		newCreateCmd(g), newStartCmd(g), newRunCmd(g), newStateCmd(g), newKillCmd(g),
 		newDeleteCmd(g), newListCmd(g), newPsCmd(g), newSpecCmd(), newExecCmd(g),
 		newFeaturesCmd(), newDemoCmd(), newProbeCmd(), NewSeccompCmd(),
+		newPauseCmd(g), newResumeCmd(g), newUpdateCmd(g), newEventsCmd(g),
 	)
 	return root
 }

@@ -58,7 +58,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		return nil, err
 	}
 	absMountSources(s, bundle)
-	cg, err := cgroups.New(cgroups.Config{ID: id, CgroupsPath: s.Linux.CgroupsPath, Resources: s.Linux.Resources, Systemd: o.SystemdCgroup})
+	cg, err := cgroups.New(cgroups.Config{ID: id, CgroupsPath: s.Linux.CgroupsPath, Resources: s.Linux.Resources, Nodes: s.Linux.Devices, Systemd: o.SystemdCgroup})
 	if err != nil {
 		return nil, err
 	}
@@ -297,16 +297,16 @@ func (c *Container) abort(cg *cgroups.Manager, pid int) {
 	_ = os.RemoveAll(c.dir)
 }
 
-// killCgroup SIGKILLs every process in the cgroup until it is empty.
+// killCgroup SIGKILLs every process in the cgroup until it is empty. The
+// cgroup is frozen while the signals go out, so that a fork bomb cannot
+// outrun them.
 func killCgroup(cg *cgroups.Manager) {
 	for i := 0; i < 100; i++ {
 		pids, err := cg.Pids()
 		if err != nil || len(pids) == 0 {
 			return
 		}
-		for _, p := range pids {
-			_ = unix.Kill(p, unix.SIGKILL)
-		}
+		_ = signalCgroup(cg, unix.SIGKILL)
 		time.Sleep(time.Duration(i+1) * time.Millisecond)
 	}
 }

@@ -112,7 +112,7 @@ func (e *env) bundle(mutate func(*specs.Spec), args ...string) string {
 	}
 	copyFile(e.t, busybox, filepath.Join(rootfs, "bin", "busybox"))
 	copyFile(e.t, probeBin, filepath.Join(rootfs, "bin", "probe"))
-	for _, a := range []string{"sh", "ls", "cat", "echo", "sleep", "id", "ps", "true", "false", "mkdir", "touch", "hostname", "grep", "stat", "readlink", "mount", "umount", "kill", "env", "pwd", "head", "wc", "ulimit", "mknod", "domainname", "nproc", "test", "chmod", "rm", "ln", "date"} {
+	for _, a := range []string{"sh", "ls", "cat", "echo", "sleep", "id", "ps", "true", "false", "mkdir", "touch", "hostname", "grep", "stat", "readlink", "mount", "umount", "kill", "env", "pwd", "head", "wc", "ulimit", "mknod", "domainname", "nproc", "test", "chmod", "rm", "ln", "date", "dd", "tr", "cp", "seq"} {
 		must(e.t, os.Symlink("busybox", filepath.Join(rootfs, "bin", a)))
 	}
 	must(e.t, os.WriteFile(filepath.Join(rootfs, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"), 0o644))

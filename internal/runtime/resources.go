@@ -1,0 +1,190 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/tirith-project/tirith/internal/cgroups"
+)
+
+// Pause freezes every process of a running container.
+func (c *Container) Pause() error {
+	if st := c.Status(); st != Running {
+		return fmt.Errorf("cannot pause a container in the %s state", st)
+	}
+	cg, err := cgroups.Load(c.State.Cgroup)
+	if err != nil {
+		return err
+	}
+	return cg.Freeze()
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if st := c.Status(); st != Paused {
+		return fmt.Errorf("cannot resume a container in the %s state", st)
+	}
+	cg, err := cgroups.Load(c.State.Cgroup)
+	if err != nil {
+		return err
+	}
+	return cg.Thaw()
+}
+
+// Update changes the limits of a live container and records them, so that
+// the stored config says what is enforced.
+func (c *Container) Update(r *specs.LinuxResources) error {
+	switch st := c.Status(); st {
+	case Created, Running, Paused:
+	default:
+		return fmt.Errorf("cannot update a container in the %s state", st)
+	}
+	cg, err := cgroups.Load(c.State.Cgroup)
+	if err != nil {
+		return err
+	}
+	if err := cg.Set(r); err != nil {
+		return err
+	}
+	c.State.Config.Linux.Resources = mergeResources(c.State.Config.Linux.Resources, r)
+	return c.save()
+}
+
+// mergeResources lays the fields set in u over old.
+func mergeResources(old, u *specs.LinuxResources) *specs.LinuxResources {
+	if old == nil {
+		old = &specs.LinuxResources{}
+	}
+	out := *old
+	if u.Memory != nil {
+		m := specs.LinuxMemory{}
+		if old.Memory != nil {
+			m = *old.Memory
+		}
+		set := func(dst **int64, v *int64) {
+			if v != nil {
+				*dst = v
+			}
+		}
+		set(&m.Limit, u.Memory.Limit)
+		set(&m.Reservation, u.Memory.Reservation)
+		set(&m.Swap, u.Memory.Swap)
+		set(&m.KernelTCP, u.Memory.KernelTCP)
+		if u.Memory.Swappiness != nil {
+			m.Swappiness = u.Memory.Swappiness
+		}
+		out.Memory = &m
+	}
+	if u.CPU != nil {
+		cpu := specs.LinuxCPU{}
+		if old.CPU != nil {
+			cpu = *old.CPU
+		}
+		if u.CPU.Shares != nil {
+			cpu.Shares = u.CPU.Shares
+		}
+		if u.CPU.Quota != nil {
+			cpu.Quota = u.CPU.Quota
+		}
+		if u.CPU.Period != nil {
+			cpu.Period = u.CPU.Period
+		}
+		if u.CPU.RealtimeRuntime != nil {
+			cpu.RealtimeRuntime = u.CPU.RealtimeRuntime
+		}
+		if u.CPU.RealtimePeriod != nil {
+			cpu.RealtimePeriod = u.CPU.RealtimePeriod
+		}
+		if u.CPU.Cpus != "" {
+			cpu.Cpus = u.CPU.Cpus
+		}
+		if u.CPU.Mems != "" {
+			cpu.Mems = u.CPU.Mems
+		}
+		out.CPU = &cpu
+	}
+	if u.Pids != nil {
+		out.Pids = u.Pids
+	}
+	if u.BlockIO != nil {
+		out.BlockIO = u.BlockIO
+	}
+	if len(u.Devices) > 0 {
+		out.Devices = u.Devices
+	}
+	if len(u.HugepageLimits) > 0 {
+		out.HugepageLimits = u.HugepageLimits
+	}
+	if len(u.Unified) > 0 {
+		out.Unified = u.Unified
+	}
+	return &out
+}
+
+// Stats returns the container's cgroup counters.
+func (c *Container) Stats() (*cgroups.Stats, error) {
+	cg, err := cgroups.Load(c.State.Cgroup)
+	if err != nil {
+		return nil, err
+	}
+	return cg.Stats()
+}
+
+// OOMKills returns how many processes of the container the kernel's OOM
+// killer has killed.
+func (c *Container) OOMKills() (uint64, error) {
+	cg, err := cgroups.Load(c.State.Cgroup)
+	if err != nil {
+		return 0, err
+	}
+	return cg.OOMKillCount()
+}
+
+// Events streams runc's event JSON objects: a "stats" event every
+// interval, and an "oom" event whenever the OOM killer struck, until the
+// container stops or ctx ends. The container's lock is not held between
+// polls.
+func Events(ctx context.Context, root, id string, interval time.Duration, emit func(cgroups.Event) error) error {
+	c, err := Load(root, id)
+	if err != nil {
+		return err
+	}
+	cg, err := cgroups.Load(c.State.Cgroup)
+	c.Close()
+	if err != nil {
+		return err
+	}
+	ooms, _ := cg.OOMKillCount()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if n, err := cg.OOMKillCount(); err == nil && n > ooms {
+			ooms = n
+			if err := emit(cgroups.Event{Type: "oom", ID: id}); err != nil {
+				return err
+			}
+		}
+		c, err := Load(root, id)
+		if err != nil {
+			return nil // deleted: the stream ends
+		}
+		st := c.Status()
+		c.Close()
+		if st == Stopped {
+			return nil
+		}
+		if s, err := cg.Stats(); err == nil {
+			if err := emit(cgroups.StatsEvent(id, s)); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
