@@ -41,6 +41,15 @@ type Report struct {
 	PidsMax    string            `json:"pidsMax"`
 	Cwd        string            `json:"cwd"`
 	OpenFDs    []string          `json:"openFDs"`
+	// IOPrio is ioprio_get(IOPRIO_WHO_PROCESS, 0): class<<13 | level,
+	// -1 if it could not be read.
+	IOPrio int `json:"ioPrio"`
+	// SchedPolicy and SchedNice are sched_getattr's policy (0 other,
+	// 1 fifo, 2 rr, 3 batch, 5 idle, 6 deadline) and nice; policy -1 if
+	// it could not be read.
+	SchedPolicy   int `json:"schedPolicy"`
+	SchedNice     int `json:"schedNice"`
+	SchedPriority int `json:"schedPriority"`
 }
 
 // MaskedCandidates are the paths whose masking the probe checks.
@@ -78,7 +87,23 @@ func Gather() (*Report, error) {
 	}
 	r.Cwd, _ = os.Getwd()
 	r.OpenFDs = openFDs()
+	r.IOPrio = ioPrio()
+	r.SchedPolicy = -1
+	if a, err := unix.SchedGetAttr(0, 0); err == nil {
+		r.SchedPolicy, r.SchedNice, r.SchedPriority = int(a.Policy), int(a.Nice), int(a.Priority)
+	}
 	return r, nil
+}
+
+// ioPrio reads this process's I/O priority (ioprio_get(2) has no libc or
+// x/sys wrapper).
+func ioPrio() int {
+	const ioprioWhoProcess = 1
+	v, _, e := unix.Syscall(unix.SYS_IOPRIO_GET, ioprioWhoProcess, 0, 0)
+	if e != 0 {
+		return -1
+	}
+	return int(v)
 }
 
 func readString(p string) string {

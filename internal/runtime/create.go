@@ -218,13 +218,37 @@ func checkNamespaces(s *specs.Spec) error {
 	if !hasNS(s, specs.MountNamespace) {
 		return errors.New("linux.namespaces: a mount namespace is required (the rootfs is set up in it)")
 	}
-	for _, n := range s.Linux.Namespaces {
+	for i, n := range s.Linux.Namespaces {
 		if n.Path == "" {
 			continue
 		}
-		if _, err := os.Stat(n.Path); err != nil {
-			return fmt.Errorf("linux.namespaces: %s namespace path: %w", n.Type, err)
+		if err := checkNamespacePath(n); err != nil {
+			return fmt.Errorf("linux.namespaces[%d].path: %w", i, err)
 		}
+	}
+	return nil
+}
+
+// checkNamespacePath makes sure a namespace to join exists and is of the
+// type the spec says: setns with the wrong type only says EINVAL.
+func checkNamespacePath(n specs.LinuxNamespace) error {
+	fd, err := unix.Open(n.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: n.Path, Err: err}
+	}
+	defer unix.Close(fd)
+	const nsGetNSType = 0xb703 // NS_GET_NSTYPE, <linux/nsfs.h>
+	t, err := unix.IoctlRetInt(fd, nsGetNSType)
+	if err != nil {
+		return fmt.Errorf("%q is not a namespace: %w", n.Path, err)
+	}
+	if t != cloneFlags[n.Type] {
+		for typ, flag := range cloneFlags {
+			if flag == t {
+				return fmt.Errorf("%q is a %s namespace, not %s", n.Path, typ, n.Type)
+			}
+		}
+		return fmt.Errorf("%q is not a %s namespace", n.Path, n.Type)
 	}
 	return nil
 }

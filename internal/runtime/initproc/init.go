@@ -112,19 +112,8 @@ func containerInit(c *Config, conn *Conn) error {
 			return err
 		}
 	}
-	if s.Root.Readonly {
-		if err := rootfs.ReadonlyRoot(); err != nil {
-			return fmt.Errorf("wall 7 (filesystem): %w", err)
-		}
-	}
-	if err := rootfs.ReadonlyPaths(s.Linux.ReadonlyPaths); err != nil {
-		return fmt.Errorf("wall 7 (filesystem): %w", err)
-	}
-	if err := rootfs.MaskPaths(s.Linux.MaskedPaths, s.Linux.MountLabel); err != nil {
-		return fmt.Errorf("wall 7 (filesystem): %w", err)
-	}
-
-	// Wall 5 (namespaces): what the new uts and ipc namespaces hold.
+	// Wall 5 (namespaces): what the new uts, ipc and net namespaces
+	// hold. Sysctls go in before /proc/sys turns read-only below.
 	if s.Hostname != "" {
 		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 			return fmt.Errorf("set hostname: %w", err)
@@ -138,6 +127,18 @@ func containerInit(c *Config, conn *Conn) error {
 	if err := writeSysctls(s.Linux.Sysctl); err != nil {
 		return err
 	}
+	if s.Root.Readonly {
+		if err := rootfs.ReadonlyRoot(); err != nil {
+			return fmt.Errorf("wall 7 (filesystem): %w", err)
+		}
+	}
+	if err := rootfs.ReadonlyPaths(s.Linux.ReadonlyPaths); err != nil {
+		return fmt.Errorf("wall 7 (filesystem): %w", err)
+	}
+	if err := rootfs.MaskPaths(s.Linux.MaskedPaths, s.Linux.MountLabel); err != nil {
+		return fmt.Errorf("wall 7 (filesystem): %w", err)
+	}
+
 	if !c.NoNewKeyring {
 		// A session keyring of its own, so the container cannot read
 		// the keys of the runtime's session.
