@@ -61,8 +61,9 @@ const (
 
 // Conn frames messages on the sync socket.
 type Conn struct {
-	r *bufio.Reader
-	w io.Writer
+	r     *bufio.Reader
+	w     io.Writer
+	ready bool // "ready" was sent: the parent no longer listens
 }
 
 // NewConn wraps the sync socket. The reader must be the only one on rw.
@@ -74,6 +75,9 @@ func (c *Conn) Reader() *bufio.Reader { return c.r }
 
 // Send writes v as one JSON line.
 func (c *Conn) Send(v any) error {
+	if m, ok := v.(Message); ok && m.Type == MsgReady {
+		c.ready = true
+	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err

@@ -43,8 +43,11 @@ func Main() {
 	default:
 		err = fmt.Errorf("unknown init kind %q", c.Kind)
 	}
-	// Only errors come back: success is an execve.
-	_ = conn.Send(Message{Type: MsgError, Error: err.Error()})
+	// Only errors come back: success is an execve. After "ready" the
+	// runtime has gone; stderr is then the only witness.
+	if sendErr := conn.Send(Message{Type: MsgError, Error: err.Error()}); sendErr != nil || conn.ready {
+		fmt.Fprintf(os.Stderr, "tirith init: %v\n", err)
+	}
 	os.Exit(1)
 }
 
@@ -104,6 +107,13 @@ func containerInit(c *Config, conn *Conn) error {
 	}
 	if err != nil {
 		return fmt.Errorf("wall 7 (filesystem): %w", err)
+	}
+	if prop != 0 {
+		// The rootfs bind mount made / a fresh mount: give it the
+		// propagation asked for (as runc does).
+		if err := unix.Mount("", "/", "", prop, ""); err != nil {
+			return fmt.Errorf("wall 7 (filesystem): linux.rootfsPropagation on /: %w", err)
+		}
 	}
 	// The console needs the container's /dev/pts, so it comes after the
 	// pivot, and before / goes read-only (it bind-mounts /dev/console).
@@ -191,6 +201,12 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return fmt.Errorf("process.cwd %q: %w", p.Cwd, err)
 	}
+	// No fd of the runtime's may reach the payload (CVE-2024-21626):
+	// everything above stdio and the preserved fds closes on exec. Done
+	// before any seccomp filter, which need not allow close_range.
+	if err := closeOnExecFrom(3 + c.PreserveFDs); err != nil {
+		return err
+	}
 	// Walls 4 and 3, early case: without no_new_privs, a Landlock domain
 	// or a seccomp filter needs CAP_SYS_ADMIN, which the next step may drop.
 	if !p.NoNewPrivileges {
@@ -244,11 +260,6 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 			}
 		}
 	}
-	// No fd of the runtime's may reach the payload (CVE-2024-21626):
-	// everything above stdio and the preserved fds closes on exec.
-	if err := unix.CloseRange(uint(3+c.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return os.NewSyscallError("close_range", err)
-	}
 	// Wall 3 (syscalls), last: as close to execve as possible, so the
 	// filter need not allow the runtime's own syscalls.
 	if c.Seccomp != nil && p.NoNewPrivileges {
@@ -276,6 +287,27 @@ func restrictLandlock(c *Config) error {
 	}
 	if _, err := pol.Restrict(); err != nil && !errors.Is(err, landlock.ErrUnsupported) {
 		return fmt.Errorf("wall 4 (mandatory access): %w", err)
+	}
+	return nil
+}
+
+// closeOnExecFrom marks every fd >= from close-on-exec: close_range(2),
+// or on kernels without it a walk of /proc/self/fd.
+func closeOnExecFrom(from int) error {
+	err := unix.CloseRange(uint(from), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	ents, rerr := os.ReadDir("/proc/self/fd")
+	if rerr != nil {
+		return fmt.Errorf("close_range: %w (and /proc/self/fd: %v)", err, rerr)
+	}
+	for _, e := range ents {
+		fd, _ := strconv.Atoi(e.Name())
+		if fd >= from {
+			// The directory's own fd may be gone already: ignore EBADF.
+			_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+		}
 	}
 	return nil
 }
