@@ -100,4 +100,3 @@ func Apply(c *specs.LinuxCapabilities, user specs.User, setgroups bool) error {
 	}
 	return nil
 }
-

@@ -4,11 +4,11 @@ package hooks
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os/exec"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -33,13 +33,7 @@ func Run(name string, hs []specs.Hook, state *specs.State) error {
 }
 
 func run(h specs.Hook, state []byte) error {
-	ctx := context.Background()
-	if h.Timeout != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(*h.Timeout)*time.Second)
-		defer cancel()
-	}
-	cmd := exec.CommandContext(ctx, h.Path)
+	cmd := exec.Command(h.Path)
 	if len(h.Args) > 0 {
 		cmd.Args = h.Args
 	}
@@ -50,8 +44,34 @@ func run(h specs.Hook, state []byte) error {
 	cmd.Stdin = bytes.NewReader(state)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	// A process group of its own, so that a timeout kills whatever the
+	// hook started, not only the hook: a child left holding its output
+	// pipe would keep Wait, and so create, blocked past the timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A hook may leave a daemon behind that inherited its stdout: once
+	// the hook itself exited, stop waiting for the pipe after a while.
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var expired <-chan time.Time
+	if h.Timeout != nil {
+		timer := time.NewTimer(time.Duration(*h.Timeout) * time.Second)
+		defer timer.Stop()
+		expired = timer.C
+	}
+	var err error
+	select {
+	case err = <-done:
+		if errors.Is(err, exec.ErrWaitDelay) {
+			// It exited 0; only its output pipe outlived it.
+			err = nil
+		}
+	case <-expired:
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
 		return fmt.Errorf("timed out after %ds", *h.Timeout)
 	}
 	if err != nil {

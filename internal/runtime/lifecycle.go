@@ -25,6 +25,9 @@ func (c *Container) Start() error {
 		return fmt.Errorf("cannot start a container in the %s state", st)
 	}
 	fifo := filepath.Join(c.dir, fifoName)
+	// The init is still the runtime's own image: poststart waits below
+	// until it is not (the payload was executed).
+	initImage, _ := os.Stat(fmt.Sprintf("/proc/%d/exe", c.State.Pid))
 	// O_NONBLOCK: if no reader holds the fifo (the init died) the open
 	// fails with ENXIO instead of blocking forever.
 	f, err := os.OpenFile(fifo, os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
@@ -42,15 +45,46 @@ func (c *Container) Start() error {
 	if err := os.Remove(fifo); err != nil {
 		return err
 	}
-	if h := c.State.Config.Hooks; h != nil {
+	if h := c.State.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+		// runtime-spec: poststart hooks run after the user-specified
+		// process is executed (so after the startContainer hooks).
+		c.waitPayload(initImage, h.StartContainer)
 		st := c.OCI().State
-		st.Status = Running
+		// The payload may have exited already; the hook still learns
+		// which process it was.
+		st.Status, st.Pid = Running, c.State.Pid
 		if err := hooks.Run("poststart", h.Poststart, &st); err != nil {
 			// The payload runs already; runtime-spec says warn.
 			slog.Warn("poststart hook failed", "id", c.State.ID, "error", err)
 		}
 	}
 	return nil
+}
+
+// waitPayload waits until the init has executed the payload, that is no
+// longer runs the image it was created with, or is gone. A payload that is
+// the runtime's own binary cannot be told apart: the wait is bounded by
+// the startContainer hooks' timeouts plus a margin.
+func (c *Container) waitPayload(initImage os.FileInfo, startHooks []specs.Hook) {
+	if initImage == nil {
+		return
+	}
+	limit := 10 * time.Second
+	for _, h := range startHooks {
+		if h.Timeout != nil {
+			limit += time.Duration(*h.Timeout) * time.Second
+		} else {
+			limit += 30 * time.Second
+		}
+	}
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && c.initAlive() {
+		fi, err := os.Stat(fmt.Sprintf("/proc/%d/exe", c.State.Pid))
+		if err != nil || !os.SameFile(fi, initImage) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Kill sends sig to the container's init, or with all to every process in

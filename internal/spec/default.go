@@ -99,7 +99,7 @@ func Default(rootless bool) *specs.Spec {
 	// Wall 4: Landlock lets the payload read the image, run programs
 	// only from the usual program directories, write only to the scratch
 	// mounts and /dev, run nothing it wrote, and reach no abstract socket
-	// or process outside.
+	// outside.
 	s.Annotations = map[string]string{landlock.Annotation: DefaultLandlock().String()}
 	if rootless {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
@@ -116,7 +116,10 @@ func DefaultLandlock() *landlock.Policy {
 		ReadOnly:  []string{"/"},
 		Execute:   []string{"/bin", "/sbin", "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/opt"},
 		ReadWrite: []string{"/tmp", "/run", "/dev"},
-		Scope:     []string{"abstract-unix-socket", "signal"},
+		// Abstract unix sockets are scoped; signals are not: processes
+		// started by `tirith exec` live in a Landlock domain of their
+		// own and must still be able to signal the container's init.
+		Scope: []string{"abstract-unix-socket"},
 	}
 }
 

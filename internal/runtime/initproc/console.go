@@ -28,10 +28,13 @@ func setupConsole(sockFD int, size *specs.Box, devConsole bool) error {
 	}
 	// TIOCGPTPEER opens the slave through the master, without a path
 	// lookup that a planted /dev/pts entry could redirect.
-	sfd, err := unix.IoctlRetInt(int(master.Fd()), unix.TIOCGPTPEER)
-	if err != nil {
-		return fmt.Errorf("console: open pty slave: %w", err)
+	// The ioctl's argument is the slave's open flags: read-write, or
+	// the payload's stdout would be read-only.
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, master.Fd(), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	if errno != 0 {
+		return fmt.Errorf("console: open pty slave: %w", errno)
 	}
+	sfd := int(r)
 	slave := os.NewFile(uintptr(sfd), "pty-slave")
 	defer slave.Close()
 	if size != nil {
