@@ -1,0 +1,211 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tirith-project/tirith/internal/image/unpack"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultRoot is where the front end keeps images unless --storage says
+// otherwise.
+const DefaultRoot = "/var/lib/tirith"
+
+var (
+	// ErrNotFound: no image matches the name or ID.
+	ErrNotFound = errors.New("image not found")
+	// ErrAmbiguous: an ID prefix matches more than one image.
+	ErrAmbiguous = errors.New("ambiguous image ID prefix")
+	// ErrInUse: Remove refused because the caller's check said the image
+	// is used by a container.
+	ErrInUse = errors.New("image is in use")
+)
+
+// Options configure a Store.
+type Options struct {
+	// Unpack options applied to every layer: id shift for user
+	// namespaces, DefangSetuid, size caps. Layers are unpacked once and
+	// shared, so these must not change over a store's life.
+	Unpack unpack.Options
+}
+
+// Store is an image store rooted at a directory. Its methods are safe for
+// concurrent use, also by several processes.
+type Store struct {
+	root string
+	opts Options
+}
+
+// Open opens (creating if needed) the store at root with default options.
+func Open(root string) (*Store, error) { return OpenWithOptions(root, Options{}) }
+
+// OpenWithOptions opens the store at root. If no other process is writing
+// to it, leftovers of interrupted writes in tmp/ are removed.
+func OpenWithOptions(root string, opts Options) (*Store, error) {
+	if root == "" {
+		return nil, fmt.Errorf("open image store: empty root")
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("open image store: %w", err)
+	}
+	// 0711: containers' mapped uids may need to traverse to their lowers;
+	// nobody but root may list what is stored.
+	for _, d := range []string{"", "blobs", "blobs/sha256", "layers", "layermeta", "tmp"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o711); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("open image store: %w", err)
+		}
+	}
+	s := &Store{root: root, opts: opts}
+	// Clean debris only when no writer holds the lock (non-blocking): a
+	// concurrent pull's temp files are not debris.
+	if unlock, err := s.lock(unix.LOCK_EX | unix.LOCK_NB); err == nil {
+		err := s.cleanTmp()
+		unlock()
+		if err != nil {
+			return nil, fmt.Errorf("open image store: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Root returns the store's root directory.
+func (s *Store) Root() string { return s.root }
+
+func (s *Store) blobPath(hex string) string  { return filepath.Join(s.root, "blobs", "sha256", hex) }
+func (s *Store) layerPath(hex string) string { return filepath.Join(s.root, "layers", hex) }
+func (s *Store) metaPath(hex string) string  { return filepath.Join(s.root, "layermeta", hex+".json") }
+func (s *Store) tmpDir() string              { return filepath.Join(s.root, "tmp") }
+
+// lock flocks root/lock with how (LOCK_SH or LOCK_EX, maybe |LOCK_NB).
+func (s *Store) lock(how int) (func(), error) { return flock(filepath.Join(s.root, "lock"), how) }
+
+func (s *Store) lockIndex() (func(), error) {
+	return flock(filepath.Join(s.root, "index.lock"), unix.LOCK_EX)
+}
+
+func flock(path string, how int) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+	}
+	return func() { f.Close() }, nil // closing the fd releases the flock
+}
+
+func (s *Store) cleanTmp() error {
+	ents, err := os.ReadDir(s.tmpDir())
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(s.tmpDir(), e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path via a temp file in the same
+// directory: fsync, rename, fsync the directory.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// index is index.json: every image record, by ID.
+type index struct {
+	Version int               `json:"version"`
+	Images  map[string]*Image `json:"images"`
+}
+
+func (s *Store) readIndex() (*index, error) {
+	b, err := os.ReadFile(filepath.Join(s.root, "index.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &index{Version: 1, Images: map[string]*Image{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read image index: %w", err)
+	}
+	var idx index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, fmt.Errorf("parse image index %s: %w", filepath.Join(s.root, "index.json"), err)
+	}
+	if idx.Version != 1 {
+		return nil, fmt.Errorf("image index version %d not supported", idx.Version)
+	}
+	if idx.Images == nil {
+		idx.Images = map[string]*Image{}
+	}
+	return &idx, nil
+}
+
+func (s *Store) writeIndex(idx *index) error {
+	b, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(s.root, "index.json"), b); err != nil {
+		return fmt.Errorf("write image index: %w", err)
+	}
+	return nil
+}
+
+// hexOf returns the hex of a "sha256:<hex>" digest, refusing anything else
+// (a digest becomes a file name: it must be exactly 64 hex digits).
+func hexOf(digest string) (string, error) {
+	h, ok := strings.CutPrefix(digest, "sha256:")
+	if !ok || len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("unsupported digest %q (want sha256:<64 hex>)", digest)
+	}
+	return h, nil
+}
