@@ -313,3 +313,51 @@ func TestDiskDeviceDenied(t *testing.T) {
 		t.Errorf("the host disk %s bind-mounted in could be read: %s", disk, out)
 	}
 }
+
+// The container sees its cgroup read-only (the default spec's cgroup
+// mount): it cannot raise its own limits.
+func TestContainerCannotWriteItsLimits(t *testing.T) {
+	requireV1(t)
+	e := newEnv(t)
+	b := e.bundle(nil, "sh", "-c", "echo max > /sys/fs/cgroup/pids/pids.max && echo RAISED; cat /sys/fs/cgroup/pids/pids.max")
+	out := e.ok("run", "--bundle", b, e.id())
+	if strings.Contains(out, "RAISED") || !strings.Contains(out, "1024") {
+		t.Fatalf("the container changed its own pids limit: %q", out)
+	}
+}
+
+// A runtime killed between making the cgroup and starting the payload
+// leaves nothing that `delete --force` cannot remove.
+func TestKilledCreateIsCleanedByDeleteForce(t *testing.T) {
+	e := newEnv(t)
+	block := filepath.Join(t.TempDir(), "block.sh")
+	must(t, os.WriteFile(block, []byte("#!/bin/sh\nexec sleep 987654\n"), 0o755))
+	b := e.bundle(func(s *specs.Spec) {
+		// The create blocks in this hook: cgroup made, init waiting.
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: block}}}
+	}, "true")
+	id := e.id()
+	e.cleanup(id)
+	cmd := exec.Command(tirithBin, "--root", e.root, "create", "--bundle", b, id)
+	must(t, cmd.Start())
+	waitFor(t, "the cgroup", func() bool {
+		_, err := os.Stat(v1PathOrV2("pids", id))
+		return err == nil
+	})
+	must(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	if _, err := os.Stat(filepath.Join(e.root, id)); err != nil {
+		t.Fatalf("no state was left to clean up (the test did not hit the window): %v", err)
+	}
+	e.ok("delete", "--force", id)
+	e.assertGone(id, b)
+	// The hook's sleep was the runtime's child, not the container's.
+	_ = exec.Command("pkill", "-f", "sleep 987654").Run()
+}
+
+func v1PathOrV2(controller, id string) string {
+	if cgroups.DetectMode() == cgroups.ModeV2 {
+		return filepath.Join("/sys/fs/cgroup", cgroups.DefaultParent, id)
+	}
+	return v1Path(controller, id)
+}
