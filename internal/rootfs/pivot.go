@@ -9,9 +9,10 @@ import (
 
 // Prepare makes the host's mounts invisible to propagation into ours and
 // bind-mounts the rootfs onto itself so that it is a mount point (which
-// pivot_root requires). propagation is the rootfs propagation asked for
-// (default rslave: host mount events reach us, ours never reach the host).
-func Prepare(rootfs string, propagation uintptr) error {
+// pivot_root requires), or attaches idmapped (see IdmappedTree) there
+// instead. propagation is the rootfs propagation asked for (default
+// rslave: host mount events reach us, ours never reach the host).
+func Prepare(rootfs string, propagation uintptr, idmapped *os.File) error {
 	if propagation == 0 {
 		propagation = unix.MS_SLAVE | unix.MS_REC
 	}
@@ -20,6 +21,9 @@ func Prepare(rootfs string, propagation uintptr) error {
 	}
 	if err := makeParentPrivate(rootfs); err != nil {
 		return err
+	}
+	if idmapped != nil {
+		return AttachTree(idmapped, rootfs)
 	}
 	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind mount rootfs %q onto itself: %w", rootfs, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/tirith-project/tirith/internal/cgroups"
 	"github.com/tirith-project/tirith/internal/hooks"
 	"github.com/tirith-project/tirith/internal/nsenter"
+	"github.com/tirith-project/tirith/internal/rootfs"
 	"github.com/tirith-project/tirith/internal/runtime/initproc"
 	"github.com/tirith-project/tirith/internal/seccomp"
 	"github.com/tirith-project/tirith/internal/spec"
@@ -123,7 +124,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	p, err := startChild(childOptions{
 		exe: exe, preserve: o.PreserveFDs, fifo: fifo, console: console, listener: listener,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
-		enterCgroup: cg.Apply, spec: s, nsConfig: newNamespaces(s),
+		enterCgroup: cg.Apply, spec: s, nsConfig: newNamespaces(s), idmapRootfs: idmapRootfs(s),
 	})
 	if p != nil {
 		initPid = p.pid
@@ -141,6 +142,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		Kind: initproc.KindInit, ID: id, Spec: s, Process: s.Process,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
 		CgroupPaths: cg.State().Paths, UserNS: hasNS(s, specs.UserNamespace), CgroupNS: hasNS(s, specs.CgroupNamespace),
+		IdmapRootfs: idmapRootfs(s) != "",
 		Setgroups:   true,
 		PreserveFDs: o.PreserveFDs, FifoFD: p.fifoFD, ConsoleFD: p.consoleFD,
 		Seccomp: filter, ListenerFD: p.listenerFD,
@@ -148,6 +150,9 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	}
 	if err := p.conn.Send(cfg); err != nil {
 		return c, fmt.Errorf("send config to container init: %w", err)
+	}
+	if err := p.sendIdmapped(); err != nil {
+		return c, err
 	}
 	for {
 		var m initproc.Message
@@ -211,6 +216,15 @@ func compileSeccomp(s *specs.Spec) (*seccomp.Program, *os.File, error) {
 		return nil, nil, fmt.Errorf("linux.seccomp.listenerPath: %w", err)
 	}
 	return prog, conn, nil
+}
+
+// idmapRootfs returns the rootfs path when the spec asks for it to be
+// idmapped (spec.Validate checked the annotation).
+func idmapRootfs(s *specs.Spec) string {
+	if s.Annotations[rootfs.IdmapAnnotation] == "true" {
+		return s.Root.Path
+	}
+	return ""
 }
 
 // checkNamespaces enforces what the rest of the runtime relies on.
@@ -445,6 +459,9 @@ type childOptions struct {
 	fifo, console, listener *os.File
 	stdin, stdout, stderr   *os.File
 	exe                     string // the sealed runtime binary (sealedExe)
+	// idmapRootfs, if set, is a rootfs to clone idmapped to the new
+	// user namespace as soon as its id maps exist.
+	idmapRootfs string
 	// enterCgroup puts the child in its cgroup before any namespace is
 	// made (so a new cgroup namespace is rooted there).
 	enterCgroup func(pid int) error
@@ -458,6 +475,7 @@ type child struct {
 	sock                          *os.File
 	cmd                           *exec.Cmd
 	fifoFD, consoleFD, listenerFD int
+	idmapped                      *os.File // the idmapped rootfs tree, sent after the config
 }
 
 func (p *child) exitErr(err error) error {
@@ -468,7 +486,24 @@ func (p *child) exitErr(err error) error {
 }
 
 // Close releases the parent's end of the sync socket.
-func (p *child) Close() { p.sock.Close() }
+func (p *child) Close() {
+	p.sock.Close()
+	if p.idmapped != nil {
+		p.idmapped.Close()
+	}
+}
+
+// sendIdmapped hands the idmapped rootfs tree to the child, which expects
+// it right after its config.
+func (p *child) sendIdmapped() error {
+	if p.idmapped == nil {
+		return nil
+	}
+	if err := unix.Sendmsg(int(p.sock.Fd()), []byte{0}, unix.UnixRights(int(p.idmapped.Fd())), nil, 0); err != nil {
+		return fmt.Errorf("send idmapped rootfs to container init: %w", err)
+	}
+	return nil
+}
 
 // startChild starts `tirith init` through nsenter.c and walks it into its
 // namespaces: cgroup first (so that a new cgroup namespace is rooted at
@@ -558,6 +593,13 @@ func startChild(o childOptions) (*child, error) {
 			}
 			if err := o.nsConfig.userMaps(p.pid); err != nil {
 				return fail(err)
+			}
+			if o.idmapRootfs != "" {
+				tree, err := rootfs.IdmappedTree(o.idmapRootfs, fmt.Sprintf("/proc/%d/ns/user", p.pid))
+				if err != nil {
+					return fail(fmt.Errorf("annotations[%q]: %w", rootfs.IdmapAnnotation, err))
+				}
+				p.idmapped = tree
 			}
 			if _, err := parentSock.WriteString("ok\n"); err != nil {
 				return fail(err)

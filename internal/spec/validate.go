@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
+	"github.com/tirith-project/tirith/internal/rootfs"
 )
 
 // Validate checks what the runtime needs before it touches anything, and
@@ -61,6 +62,14 @@ func Validate(s *specs.Spec) error {
 	if v, ok := s.Annotations[landlock.Annotation]; ok {
 		if _, err := landlock.Parse(v); err != nil {
 			add(fmt.Sprintf("annotations[%q]", landlock.Annotation), "%v", err)
+		}
+	}
+	if v, ok := s.Annotations[rootfs.IdmapAnnotation]; ok {
+		switch {
+		case v != "true" && v != "false":
+			add(fmt.Sprintf("annotations[%q]", rootfs.IdmapAnnotation), "must be \"true\" or \"false\", got %q", v)
+		case v == "true" && (s.Linux == nil || !userNSIsNew(s.Linux)):
+			add(fmt.Sprintf("annotations[%q]", rootfs.IdmapAnnotation), "needs a new user namespace")
 		}
 	}
 	if s.Linux == nil {

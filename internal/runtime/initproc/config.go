@@ -2,6 +2,7 @@ package initproc
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,8 +31,12 @@ type Config struct {
 	// directory on the host ("" is the unified hierarchy).
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	UserNS      bool              `json:"userNS,omitempty"`
-	CgroupNS    bool              `json:"cgroupNS,omitempty"`
-	Setgroups   bool              `json:"setgroups"`
+	// IdmapRootfs: right after this config, the parent sends an
+	// idmapped clone of the rootfs (rootfs.IdmappedTree) over the sync
+	// socket (SCM_RIGHTS).
+	IdmapRootfs bool `json:"idmapRootfs,omitempty"`
+	CgroupNS    bool `json:"cgroupNS,omitempty"`
+	Setgroups   bool `json:"setgroups"`
 	// File descriptors, as numbered in the child.
 	PreserveFDs int `json:"preserveFDs"`
 	FifoFD      int `json:"fifoFD"`    // exec fifo (init only), else -1
@@ -59,21 +64,36 @@ const (
 	MsgError     = "error"      // child: failed, with Error
 )
 
-// Conn frames messages on the sync socket.
+// Conn frames messages on the sync socket: a 4-byte big-endian length,
+// then JSON. The child reads frames with exact reads, never ahead, so
+// that a file descriptor the parent attaches to the next bytes
+// (SCM_RIGHTS) is not lost to a buffered read.
 type Conn struct {
-	r     *bufio.Reader
+	r     io.Reader
+	br    *bufio.Reader // parent side only: nsenter's text lines come first
 	w     io.Writer
 	ready bool // "ready" was sent: the parent no longer listens
 }
 
-// NewConn wraps the sync socket. The reader must be the only one on rw.
-func NewConn(rw io.ReadWriter) *Conn { return &Conn{r: bufio.NewReader(rw), w: rw} }
+// NewConn wraps the parent's end of the sync socket. The reader must be
+// the only one on rw.
+func NewConn(rw io.ReadWriter) *Conn {
+	br := bufio.NewReader(rw)
+	return &Conn{r: br, br: br, w: rw}
+}
 
-// Reader exposes the buffered reader, for the nsenter line protocol that
-// precedes the JSON messages.
-func (c *Conn) Reader() *bufio.Reader { return c.r }
+// NewChildConn wraps the child's end: unbuffered.
+func NewChildConn(rw io.ReadWriter) *Conn { return &Conn{r: rw, w: rw} }
 
-// Send writes v as one JSON line.
+// Reader exposes the parent's buffered reader, for the nsenter line
+// protocol that precedes the JSON messages.
+func (c *Conn) Reader() *bufio.Reader { return c.br }
+
+// maxFrame bounds a message: a config with a seccomp program is tens of
+// KiB.
+const maxFrame = 64 << 20
+
+// Send writes v as one frame.
 func (c *Conn) Send(v any) error {
 	if m, ok := v.(Message); ok && m.Type == MsgReady {
 		c.ready = true
@@ -82,17 +102,28 @@ func (c *Conn) Send(v any) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.w.Write(append(data, '\n'))
+	frame := make([]byte, 4+len(data))
+	binary.BigEndian.PutUint32(frame, uint32(len(data)))
+	copy(frame[4:], data)
+	_, err = c.w.Write(frame)
 	return err
 }
 
-// Recv reads one JSON line into v.
+// Recv reads one frame into v.
 func (c *Conn) Recv(v any) error {
-	line, err := c.r.ReadBytes('\n')
-	if err != nil {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
 		return err
 	}
-	if err := json.Unmarshal(line, v); err != nil {
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxFrame {
+		return fmt.Errorf("sync message of %d bytes is too large", n)
+	}
+	data := make([]byte, n)
+	if _, err := io.ReadFull(c.r, data); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("decode sync message: %w", err)
 	}
 	return nil

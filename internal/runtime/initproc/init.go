@@ -30,7 +30,7 @@ func Main() {
 	}
 	os.Unsetenv(nsenter.EnvSyncFD)
 	sock := os.NewFile(uintptr(fd), "sync")
-	conn := NewConn(sock)
+	conn := NewChildConn(sock)
 	var c Config
 	if err := conn.Recv(&c); err != nil {
 		os.Exit(1)
@@ -60,8 +60,16 @@ func containerInit(c *Config, conn *Conn) error {
 
 	// Wall 7 (filesystem): the spec's mounts and devices, resolved inside
 	// the rootfs, while the host's filesystem is still our root.
+	var idmapped *os.File
+	if c.IdmapRootfs {
+		var err error
+		if idmapped, err = recvFile(conn); err != nil {
+			return fmt.Errorf("wall 1 (identity): idmapped rootfs: %w", err)
+		}
+		defer idmapped.Close()
+	}
 	prop, _ := rootfs.ParsePropagation(s.Linux.RootfsPropagation)
-	if err := rootfs.Prepare(s.Root.Path, prop); err != nil {
+	if err := rootfs.Prepare(s.Root.Path, prop, idmapped); err != nil {
 		return fmt.Errorf("wall 7 (filesystem): %w", err)
 	}
 	root, err := rootfs.OpenRoot(s.Root.Path)
@@ -157,6 +165,30 @@ func containerInit(c *Config, conn *Conn) error {
 		}
 	}
 	return startPayload(c, conn, p)
+}
+
+// recvFile receives one file descriptor from the parent (SCM_RIGHTS on
+// a one-byte message).
+func recvFile(conn *Conn) (*os.File, error) {
+	f, ok := conn.w.(*os.File)
+	if !ok {
+		return nil, errors.New("sync socket is not a file")
+	}
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("recvmsg", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, errors.New("no file descriptor received")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, errors.New("no file descriptor received")
+	}
+	return os.NewFile(uintptr(fds[0]), "received"), nil
 }
 
 // needsDevSetup: the runtime populates /dev unless the spec bind-mounts
