@@ -88,15 +88,14 @@ func Apply(c *specs.LinuxCapabilities, user specs.User, setgroups bool) error {
 	if err := pc.Apply(capability.CAPS); err != nil {
 		return fmt.Errorf("apply capability sets: %w", err)
 	}
-	// Ambient caps must be in permitted and inheritable; the kernel
-	// refuses the rest, which is the spec's rule too.
 	if err := capability.ResetAmbient(); err != nil {
 		return fmt.Errorf("reset ambient set: %w", err)
 	}
-	if len(sets[4]) > 0 {
-		if err := capability.SetAmbient(true, sets[4]...); err != nil {
-			return fmt.Errorf("raise ambient set %v: %w", c.Ambient, err)
-		}
+	// A cap missing from permitted or inheritable cannot be ambient;
+	// like runc, skip it rather than fail (`runc spec` itself asks for
+	// such caps): the process gets less, never more.
+	for _, a := range sets[4] {
+		_ = capability.SetAmbient(true, a)
 	}
 	return nil
 }

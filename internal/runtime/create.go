@@ -351,6 +351,33 @@ func killCgroup(cg *cgroups.Manager) {
 
 // waitExit reaps pid if it is our child, or waits for it to vanish.
 func waitExit(pid int, timeout time.Duration) bool {
+	reap := func() {
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+	}
+	// A pidfd becomes readable when the process exits, child of ours or
+	// not: no polling loop.
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return true
+	}
+	if err == nil {
+		defer unix.Close(fd)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		deadline := time.Now().Add(timeout)
+		for {
+			n, err := unix.Poll(fds, int(time.Until(deadline)/time.Millisecond)+1)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil || n == 0 {
+				return false
+			}
+			reap()
+			return true
+		}
+	}
+	// No pidfd (kernel < 5.3): poll.
 	deadline := time.Now().Add(timeout)
 	for {
 		var ws unix.WaitStatus
@@ -359,7 +386,6 @@ func waitExit(pid int, timeout time.Duration) bool {
 			return true
 		}
 		if errors.Is(err, unix.ECHILD) {
-			// Not our child: poll its existence.
 			if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) || isZombie(pid) {
 				return true
 			}
@@ -540,7 +566,9 @@ func startChild(o childOptions) (*child, error) {
 		extra = append(extra, o.listener)
 	}
 	cmd := exec.Command(o.exe, "init")
-	cmd.Env = []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD)}
+	// The init does one thing at a time: one P spares it thread start-up
+	// and scheduler churn. The payload gets its own env from the spec.
+	cmd.Env = []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD), "GOMAXPROCS=1"}
 	cmd.ExtraFiles = extra
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStd(o.stdin, os.Stdin), orStd(o.stdout, os.Stdout), orStd(o.stderr, os.Stderr)
 	// No Pdeathsig: the init must outlive `create`. If the runtime dies
