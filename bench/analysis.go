@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// analysis is the report's reading of the figures: what the profile and
+// the traces show about Tirith's latency, and what would shorten it. The
+// figures are this run's; the reading comes from Tirith's code and traces
+// (see the comments in each item).
+func analysis(L, mem samples, prof *profileResult) string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	ph := func(i int) float64 { return med(prof.phaseMs[phases[i].name]) }
+	ver := func(n string) float64 { return med(L[n+"/version"]) }
+
+	w("### Reading\n\n")
+	w("- **Two Go runtime start-ups and two dynamic loads per container.** `tirith create` is a cgo binary (ld.so + libc) that re-executes itself as `tirith init`: ld.so, the nsenter C constructor, then, in the pid-namespace child, a second Go runtime start (threads, GOMAXPROCS from the cgroup's cpu.cfs_*). One exec and start-up alone (`--version`) is tirith %.2f ms, crun %.2f ms, runc %.2f ms: a single start-up is not the gap, but `create` pays for two plus crun's single C path; in the traced timeline the init re-exec and its Go start take %.1f + %.1f ms (traced), the largest phases.\n",
+		ver("tirith"), ver("crun"), ver("runc"), ph(2), ph(3))
+	if prof.skipReason == "" {
+		w("- **Mount setup is syscall-heavy.** The init makes %.0f mount calls (rootfs bind, /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys, a tmpfs plus one bind + one read-only remount per cgroup-v1 hierarchy because `runc spec` has no cgroup namespace, each device node, and a bind per read-only and masked path). Every destination is resolved with securejoin (openat2 RESOLVE_IN_ROOT, then a reopen through /proc/thread-self/fd), 3–5 extra syscalls per mount; %.1f ms traced from the first mount to pivot_root.\n",
+			med(prof.mounts), ph(4))
+		w("- **The parent's own work before spawning the init** (state dir, 10 cgroup-v1 directories created and joined one by one, the exec fifo, the read-only bind mount of the binary over `<root>/.exe/...` against CVE-2019-5736): %.1f ms traced.\n", ph(1))
+		w("- **Teardown** (wait, state, rmdir of 10 cgroup directories, state dir): %.1f ms traced after the payload exits.\n", ph(7))
+	}
+	if c, ok := prof.counts["tirith"]; ok {
+		cr := prof.counts["crun"]
+		w("- **Go scheduler churn.** A whole `tirith run` makes %d syscalls (crun: %d), of which %d futex and %d nanosleep: idle Ps spinning and waking across %d threads, plus Tirith's own polling loops (`waitPayload` stats /proc/PID/exe every 1 ms until the payload is exec'd; `waitExit` sleeps 2 ms between wait4(WNOHANG) tries).\n",
+			c.total, cr.total, c.futex, c.sleeps, c.clones)
+	}
+	w("- **Memory.** The created-but-not-started init is the whole Tirith binary (CLI, front end and every linked package's init), so its RSS tracks the binary, not the work: VmHWM %.0f KiB vs runc's %.0f KiB and crun's %.0f KiB (crun's waiting child is a small C process).\n",
+		med(mem["tirith/init-hwm"]), med(mem["runc/init-hwm"]), med(mem["crun/init-hwm"]))
+	w("\n### What would make Tirith faster (largest first)\n\n")
+	w("1. **One Go runtime start instead of two for `create`.** New namespaces need no re-exec: clone3 from the parent with `SysProcAttr{Cloneflags, UseCgroupFD/CgroupFD}` (CLONE_INTO_CGROUP on v2; on v1 write the pid right after clone) and let the child stay in the C constructor path only when joining namespaces by path (`exec`, `linux.namespaces[].path`). Failing that, keep the re-exec but do the whole mount/pivot sequence in the C constructor for the common case, as crun does, and hand over to Go only for the rare features.\n")
+	w("2. **Link statically** (`-ldflags '-linkmode external -extldflags -static'` with the nsenter C code): no ld.so relocation of libc at every exec of the CLI and of the init.\n")
+	w("3. **Make the short-lived processes cheap for the Go runtime**: `GOMAXPROCS=1` and `debug.SetGCPercent(-1)` in `tirith init` (it execs within milliseconds; a GC cycle or a spinning P is pure overhead), and in the CLI for `create`/`start`/`state`/`delete`.\n")
+	w("4. **Replace polling with events**: `start` should learn that the payload was exec'd from an O_CLOEXEC pipe held by the init (EOF at execve) instead of stat-ing /proc/PID/exe every millisecond; `waitExit` should use pidfd_open + poll instead of 2 ms sleeps.\n")
+	w("5. **Fewer syscalls per mount**: resolve each destination once (one openat2 with RESOLVE_IN_ROOT, mount via the fd, no reopen through /proc/thread-self/fd), create missing device nodes/dirs relative to an already-open dirfd, and skip the read-only remount when the bind already carries the flags (mount_setattr, one call, recursive).\n")
+	w("6. **Cgroups v1**: create and join the ~10 hierarchies with one open dirfd per hierarchy (mkdirat + openat relative) instead of path walks from /sys/fs/cgroup; with a cgroup namespace in the config, the /sys/fs/cgroup binds collapse to one cgroup2 or a few binds.\n")
+	w("7. **Smaller init, smaller RSS**: dispatch `init` before building the cobra tree, keep package-level initialisation of the front end (image store, registry client) off the runtime path (lazy init), or give the init a minimal separate entry point, so that the process waiting in `created` state and the runtime commands stay well under runc's footprint.\n")
+	w("\nThe figures above come from one run on a shared 2-core VM; the spread columns show how much other work moved them.\n")
+	return b.String()
+}
