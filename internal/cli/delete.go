@@ -11,10 +11,9 @@ import (
 func newDeleteCmd(g *Globals) *cobra.Command {
 	var o runtime.DeleteOptions
 	cmd := &cobra.Command{
-		Use:     "delete [--force] CONTAINER_ID",
-		Aliases: []string{"rm"},
-		Short:   "Delete a stopped container (with --force, kill it first)",
-		Args:    cobra.ExactArgs(1),
+		Use:   "delete [--force] CONTAINER_ID",
+		Short: "Delete a stopped container (with --force, kill it first)",
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := runtime.Load(g.Root, args[0])
 			if errors.Is(err, runtime.ErrNotExist) && o.Force {

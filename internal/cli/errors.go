@@ -18,6 +18,9 @@ func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code
 func Main(args []string) int {
 	name := filepath.Base(args[0])
 	root := NewRootCmd(name)
+	if name == "tirith" {
+		routeFrontEnd(root, args[1:])
+	}
 	root.SetArgs(args[1:])
 	err := root.Execute()
 	if err == nil {

@@ -12,6 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
+
+	"github.com/tirith-project/tirith/internal/image/store"
 )
 
 // Version is Tirith's version, set at build time with -ldflags -X.
@@ -25,6 +27,9 @@ type Globals struct {
 	Debug         bool
 	SystemdCgroup bool
 	Rootless      string
+	// Storage is the front end's image and container store
+	// (store.DefaultRoot unless --storage says otherwise).
+	Storage string
 }
 
 // NewRootCmd builds the command tree. name is how we were invoked
@@ -50,12 +55,15 @@ func NewRootCmd(name string) *cobra.Command {
 	f.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "use the systemd cgroup driver (not supported yet: an error)")
 	f.StringVar(&g.Rootless, "rootless", "auto", "accepted for runc compatibility; Tirith runs as root")
 	f.MarkHidden("rootless")
+	f.StringVar(&g.Storage, "storage", store.DefaultRoot, "directory of the image store (pull, images, run ...)")
 	root.AddCommand(
 		newCreateCmd(g), newStartCmd(g), newRunCmd(g), newStateCmd(g), newKillCmd(g),
 		newDeleteCmd(g), newListCmd(g), newPsCmd(g), newSpecCmd(), newExecCmd(g),
 		newFeaturesCmd(), newDemoCmd(), newProbeCmd(), NewSeccompCmd(),
 		newPauseCmd(g), newResumeCmd(g), newUpdateCmd(g), newEventsCmd(g),
+		newPullCmd(g), newLoadCmd(g), newImportCmd(g), newImagesCmd(g), newRmiCmd(g), newInspectCmd(g),
 	)
+	root.AddCommand(newFrontEndCmds(g)...)
 	return root
 }
 

@@ -2,6 +2,10 @@
 // copy of the running tirith binary (and the few shared libraries its ELF
 // header names), whose process is `tirith probe`. It needs no image and no
 // network, so a fresh machine can run a real container at once.
+//
+// The same rootfs is also the built-in image tirith/demo (image.go:
+// RootfsTar, EnsureBuiltin), which the front end's run creates in the
+// image store on demand.
 package demo
 
 import (

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tirith-project/tirith/internal/engine"
+)
+
+func newFrontRunCmd(g *Globals) *cobra.Command {
+	o := engine.Options{ReadOnly: true}
+	var entrypoint string
+	var pids int64
+	cmd := &cobra.Command{
+		Use:   "frontend-run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Run a command in a new container from an image, every wall up",
+		Long: "Run a command in a new container from an image, with Docker's flags and every wall up by default.\n" +
+			"Each flag that weakens a wall is printed as a warning. The built-in image tirith/demo needs no network.",
+		Hidden: true,
+		Args:   cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Image, o.Cmd = args[0], args[1:]
+			if cmd.Flags().Changed("entrypoint") {
+				o.Entrypoint = &entrypoint
+			}
+			if cmd.Flags().Changed("pids-limit") {
+				o.PidsLimit = &pids
+			}
+			o.LookupEnv = os.LookupEnv
+			return frontEndError(cmd, runImage(cmd, g, &o))
+		},
+	}
+	dockerFlagErrors(cmd)
+	f := cmd.Flags()
+	// Flags end at the image name: what follows is the container's
+	// command, flags included.
+	f.SetInterspersed(false)
+	f.BoolVarP(&o.Detach, "detach", "d", false, "run in the background and print the container id")
+	f.BoolVar(&o.Remove, "rm", false, "remove the container when it exits")
+	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin open")
+	f.BoolVarP(&o.TTY, "tty", "t", false, "allocate a pseudo-terminal")
+	f.StringVar(&o.Name, "name", "", "container name")
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to pass ours)")
+	f.StringArrayVar(&o.EnvFiles, "env-file", nil, "read environment variables from a file")
+	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
+	f.StringVarP(&o.User, "user", "u", "", "USER[:GROUP], names or numbers (default: the image's USER)")
+	f.StringVar(&entrypoint, "entrypoint", "", "replace the image's ENTRYPOINT (and reset its CMD)")
+	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "bind mount HOST_PATH:CONTAINER_PATH[:ro]")
+	f.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "mount a tmpfs: PATH[:OPTIONS]")
+	f.BoolVar(&o.ReadOnly, "read-only", true, "mount the root filesystem read-only (--read-only=false is a relaxation)")
+	f.StringArrayVar(&o.CapAdd, "cap-add", nil, "add a capability (relaxation)")
+	f.StringArrayVar(&o.CapDrop, "cap-drop", nil, "drop a capability")
+	f.StringArrayVar(&o.SecurityOpts, "security-opt", nil, "seccomp=FILE|unconfined, no-new-privileges=false, landlock=FILE|off, apparmor=PROFILE|unconfined, label=disable")
+	f.BoolVar(&o.Privileged, "privileged", false, "drop walls 2, 3, 4 and 7 (relaxation; the user namespace stays)")
+	f.StringVar(&o.Userns, "userns", "", "host: no user namespace (relaxation)")
+	f.StringVarP(&o.Memory, "memory", "m", "", "memory limit (default 512m; 0 for none, a relaxation)")
+	f.StringVar(&o.MemorySwap, "memory-swap", "", "memory plus swap limit (default: = --memory, no swap; -1 unlimited)")
+	f.StringVar(&o.CPUs, "cpus", "", "number of CPUs (e.g. 1.5)")
+	f.Int64VarP(&o.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	f.Int64Var(&pids, "pids-limit", 0, "process limit (default 1024; 0 or -1 for none, a relaxation)")
+	f.StringArrayVar(&o.Devices, "device", nil, "expose a host device: HOST[:CONTAINER[:rwm]] (relaxation)")
+	f.StringVarP(&o.Hostname, "hostname", "h", "", "container hostname (default: the short container id)")
+	f.StringVar(&o.Network, "network", "none", "none (default: only loopback) or host (relaxation)")
+	f.StringArrayVar(&o.Secrets, "secret", nil, "a file on a tmpfs at /run/secrets: SRC[,target=NAME,mode=0400,uid=N,gid=N]")
+	f.StringArrayVar(&o.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD], e.g. nofile=1024:2048")
+	// -h is --hostname, as in Docker; help stays --help.
+	cmd.Flags().BoolP("help", "", false, "help")
+	return cmd
+}
+
+func runImage(cmd *cobra.Command, g *Globals, o *engine.Options) error {
+	e := newEngine(g)
+	p, err := e.Prepare(context.Background(), o)
+	if err != nil {
+		return err
+	}
+	for _, w := range p.Built.Warnings {
+		fmt.Fprintf(cmd.ErrOrStderr(), "tirith: warning: %s\n", w)
+	}
+	for _, r := range p.Built.Relaxations {
+		fmt.Fprintf(cmd.ErrOrStderr(), "tirith: warning: %s\n", r)
+	}
+	if o.Detach {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		if err := e.StartDetached(p, self, []string{"--root", g.Root, "--storage", g.Storage}); err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), p.Record.ID)
+		return nil
+	}
+	stdin := os.Stdin
+	if !o.Interactive {
+		if stdin, err = os.Open(os.DevNull); err != nil {
+			return err
+		}
+		defer stdin.Close()
+	}
+	code, err := e.RunForeground(p, engine.Stdio{Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+func newMonitorCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:    engine.MonitorCommand + " ID",
+		Short:  "Monitor of a detached container (internal)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e := newEngine(g)
+			// fd 3 is the report pipe to `run -d` (engine.StartDetached).
+			report := os.NewFile(3, "report")
+			if err := e.Monitor(args[0], report); err != nil {
+				// Our stderr is the container's log: say who speaks.
+				fmt.Fprintf(os.Stderr, "tirith monitor: %v\n", err)
+				return &ExitError{Code: engine.ExitTirith}
+			}
+			return nil
+		},
+	}
+}

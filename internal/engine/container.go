@@ -1,0 +1,391 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/image/store"
+	"github.com/tirith-project/tirith/internal/runtime"
+)
+
+// Container statuses in a record.
+const (
+	StatusCreated = "created"
+	StatusRunning = "running"
+	StatusExited  = "exited"
+)
+
+// ErrNoContainer is returned for a name or id that matches no container.
+var ErrNoContainer = errors.New("no such container")
+
+// Engine is the front end over one image store (--storage) and one
+// runtime state root (--root).
+type Engine struct {
+	Storage string // e.g. /var/lib/tirith
+	Root    string // runtime state, e.g. /run/tirith
+}
+
+// Record is a container's meta.json.
+type Record struct {
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	Image       string       `json:"image"`
+	ImageID     string       `json:"imageID"`
+	Created     time.Time    `json:"created"`
+	Cmd         []string     `json:"cmd"`
+	Status      string       `json:"status"`
+	Pid         int          `json:"pid,omitempty"`
+	MonitorPid  int          `json:"monitorPid,omitempty"`
+	Started     time.Time    `json:"started,omitzero"`
+	Finished    time.Time    `json:"finished,omitzero"`
+	ExitCode    int          `json:"exitCode"`
+	OOMKilled   bool         `json:"oomKilled"`
+	Detached    bool         `json:"detached"`
+	AutoRemove  bool         `json:"autoRemove"`
+	TTY         bool         `json:"tty"`
+	Relaxations []Relaxation `json:"relaxations,omitempty"`
+	// Secrets are the targets under /run/secrets: names, never content.
+	Secrets []string `json:"secrets,omitempty"`
+}
+
+// ShortID is the first 12 characters of the id, as Docker prints it.
+func (r *Record) ShortID() string { return r.ID[:12] }
+
+func (e *Engine) containersDir() string { return filepath.Join(e.Storage, "containers") }
+
+// Dir is the container's directory: its bundle and records.
+func (e *Engine) Dir(id string) string { return filepath.Join(e.containersDir(), id) }
+
+func (e *Engine) rootfs(id string) string    { return filepath.Join(e.Dir(id), "rootfs") }
+func (e *Engine) secrets(id string) string   { return filepath.Join(e.Dir(id), "secrets") }
+func (e *Engine) upper(id string) string     { return filepath.Join(e.Dir(id), "overlay", "upper") }
+func (e *Engine) work(id string) string      { return filepath.Join(e.Dir(id), "overlay", "work") }
+func (e *Engine) metaPath(id string) string  { return filepath.Join(e.Dir(id), "meta.json") }
+func (e *Engine) StdoutLog(id string) string { return filepath.Join(e.Dir(id), "stdout.log") }
+func (e *Engine) StderrLog(id string) string { return filepath.Join(e.Dir(id), "stderr.log") }
+
+// OpenStore opens the image store.
+func (e *Engine) OpenStore() (*store.Store, error) { return store.Open(e.Storage) }
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+
+// flock takes an exclusive lock on path (created if needed).
+func flock(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, os.NewSyscallError("flock", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// lockNames serialises name allocation and removal across processes.
+func (e *Engine) lockNames() (func(), error) {
+	if err := os.MkdirAll(e.containersDir(), 0o711); err != nil {
+		return nil, err
+	}
+	return flock(filepath.Join(e.containersDir(), ".names.lock"))
+}
+
+// lockContainer serialises changes to one container's record and its
+// cleanup (the monitor and `rm -f` may race).
+func (e *Engine) lockContainer(id string) (func(), error) {
+	return flock(filepath.Join(e.Dir(id), "lock"))
+}
+
+// newRecord claims a fresh id and a unique name and creates the
+// container's directory.
+func (e *Engine) newRecord(name string, rec *Record) error {
+	unlock, err := e.lockNames()
+	if err != nil {
+		return fmt.Errorf("container records: %w", err)
+	}
+	defer unlock()
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	rec.ID = hex.EncodeToString(b[:])
+	if name == "" {
+		name = rec.ShortID()
+	} else if !nameRE.MatchString(name) {
+		return fmt.Errorf("--name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]*", name)
+	}
+	recs, err := e.List()
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Name == name {
+			return fmt.Errorf("--name %q: already in use by container %s (remove it with tirith rm)", name, r.ShortID())
+		}
+	}
+	rec.Name = name
+	// 0711: the container's mapped root must traverse to its rootfs
+	// and secrets; nobody else may list them.
+	if err := os.Mkdir(e.Dir(rec.ID), 0o711); err != nil {
+		return fmt.Errorf("create container dir: %w", err)
+	}
+	return e.writeRecord(rec)
+}
+
+// writeRecord replaces meta.json atomically.
+func (e *Engine) writeRecord(rec *Record) error {
+	data, err := json.MarshalIndent(rec, "", "\t")
+	if err != nil {
+		return err
+	}
+	p := e.metaPath(rec.ID)
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".meta.json.tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
+}
+
+// update applies fn to the record under the container's lock.
+func (e *Engine) update(id string, fn func(*Record)) (*Record, error) {
+	unlock, err := e.lockContainer(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	rec, err := e.readRecord(id)
+	if err != nil {
+		return nil, err
+	}
+	fn(rec)
+	return rec, e.writeRecord(rec)
+}
+
+func (e *Engine) readRecord(id string) (*Record, error) {
+	data, err := os.ReadFile(e.metaPath(id))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNoContainer, id)
+		}
+		return nil, err
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("record of container %s is corrupt: %w", id, err)
+	}
+	return &r, nil
+}
+
+// List returns every container record, newest first. Directories
+// without a record (a create that crashed before writing one) are
+// skipped.
+func (e *Engine) List() ([]*Record, error) {
+	ents, err := os.ReadDir(e.containersDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Record
+	for _, d := range ents {
+		if !d.IsDir() || len(d.Name()) != 64 {
+			continue
+		}
+		r, err := e.readRecord(d.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// Lookup finds a container by name, full id or unique id prefix.
+func (e *Engine) Lookup(q string) (*Record, error) {
+	recs, err := e.List()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.Name == q || r.ID == q {
+			return r, nil
+		}
+	}
+	var match *Record
+	if len(q) >= 1 && strings.Trim(q, "0123456789abcdef") == "" {
+		for _, r := range recs {
+			if strings.HasPrefix(r.ID, q) {
+				if match != nil {
+					return nil, fmt.Errorf("container %q: ambiguous id prefix", q)
+				}
+				match = r
+			}
+		}
+	}
+	if match == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoContainer, q)
+	}
+	return match, nil
+}
+
+// Refresh corrects a record's status from the world: a "running"
+// container whose monitor died without recording an exit is reported as
+// exited (code -1), so `ps` never shows a ghost as running.
+func (e *Engine) Refresh(r *Record) {
+	if r.Status != StatusRunning {
+		return
+	}
+	if r.MonitorPid > 0 && unix.Kill(r.MonitorPid, 0) == nil {
+		return
+	}
+	if c, err := runtime.Load(e.Root, r.ID); err == nil {
+		st := c.Status()
+		c.Close()
+		if st == runtime.Running || st == runtime.Paused {
+			return
+		}
+	}
+	// Re-read: the monitor may just have recorded the exit.
+	if fresh, err := e.readRecord(r.ID); err == nil {
+		*r = *fresh
+	}
+}
+
+// mountOverlay mounts the container's rootfs: the image layers as
+// read-only lowers, upper and work dirs of its own. The upper dir is
+// owned by the mapped root so that container root owns "/" (see doc.go).
+func (e *Engine) mountOverlay(id string, lowers []string, rootUID, rootGID int, nosuid bool) error {
+	for _, d := range []string{filepath.Join(e.Dir(id), "overlay"), e.upper(id), e.work(id)} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return fmt.Errorf("overlay dirs: %w", err)
+		}
+	}
+	if err := os.Chmod(e.upper(id), 0o755); err != nil {
+		return err
+	}
+	if err := os.Chown(e.upper(id), rootUID, rootGID); err != nil {
+		return fmt.Errorf("overlay upper dir: %w", err)
+	}
+	if err := os.Mkdir(e.rootfs(id), 0o755); err != nil {
+		return fmt.Errorf("rootfs mountpoint: %w", err)
+	}
+	// The new mount API: each lower is its own fsconfig call, so the
+	// number of layers is not limited by mount(2)'s one-page data.
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("mount overlay: fsopen: %w", err)
+	}
+	defer unix.Close(fsfd)
+	set := func(k, v string) error {
+		if err := unix.FsconfigSetString(fsfd, k, v); err != nil {
+			return fmt.Errorf("mount overlay: %s=%s: %w", k, v, err)
+		}
+		return nil
+	}
+	for _, l := range lowers {
+		if err := set("lowerdir+", l); err != nil {
+			return err
+		}
+	}
+	if err := set("upperdir", e.upper(id)); err != nil {
+		return err
+	}
+	if err := set("workdir", e.work(id)); err != nil {
+		return err
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return fmt.Errorf("mount overlay: create: %w", err)
+	}
+	// nodev: devices come from the runtime's /dev only. nosuid when
+	// no_new_privs is on anyway, so the mount says the same.
+	attr := unix.MOUNT_ATTR_NODEV
+	if nosuid {
+		attr |= unix.MOUNT_ATTR_NOSUID
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attr)
+	if err != nil {
+		return fmt.Errorf("mount overlay: fsmount: %w", err)
+	}
+	defer unix.Close(mfd)
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, e.rootfs(id), unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount overlay on %s: %w", e.rootfs(id), err)
+	}
+	return nil
+}
+
+// unmount detaches a mount if there is one at p.
+func unmount(p string) error {
+	for range 8 {
+		err := unix.Unmount(p, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			return nil // not (or no longer) a mount point
+		}
+		if err != nil {
+			return &fs.PathError{Op: "umount", Path: p, Err: err}
+		}
+	}
+	return nil
+}
+
+// cleanup removes everything of a container: its runtime state (killing
+// it), the secrets tmpfs, the overlay mount and the container directory.
+// Idempotent; the caller holds no lock.
+func (e *Engine) cleanup(id string) error {
+	if _, err := os.Stat(e.Dir(id)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	unlock, err := e.lockContainer(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if c, err := runtime.Load(e.Root, id); err == nil {
+		err = c.Delete(runtime.DeleteOptions{Force: true})
+		c.Close()
+		if err != nil {
+			return fmt.Errorf("delete container %s: %w", id, err)
+		}
+	} else if !errors.Is(err, runtime.ErrNotExist) {
+		return err
+	} else {
+		_ = runtime.RemoveDebris(e.Root, id)
+	}
+	if err := unmount(e.secrets(id)); err != nil {
+		return err
+	}
+	if err := unmount(e.rootfs(id)); err != nil {
+		return err
+	}
+	unlockNames, err := e.lockNames()
+	if err != nil {
+		return err
+	}
+	defer unlockNames()
+	return os.RemoveAll(e.Dir(id))
+}

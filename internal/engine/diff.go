@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"errors"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"sort"
+	"syscall"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+)
+
+// Change is one line of `tirith diff`: Kind is "A" (added), "C"
+// (changed) or "D" (deleted), Path is absolute in the container.
+type Change struct {
+	Kind string `json:"kind"`
+	Path string `json:"path"`
+}
+
+// Diff lists what the container changed compared with its image, read
+// from the overlay upper dir: a 0/0 character device is a whiteout (D);
+// an opaque directory replaced the image's (C, and its entries are all
+// A); any other entry is C if some lower layer has the path, else A.
+func (e *Engine) Diff(q string) ([]Change, error) {
+	rec, err := e.Lookup(q)
+	if err != nil {
+		return nil, err
+	}
+	st, err := e.OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	img, err := st.Get(rec.ImageID)
+	if err != nil {
+		return nil, err
+	}
+	lowers, err := st.LayerDirs(img)
+	if err != nil {
+		return nil, err
+	}
+	return diffUpper(e.upper(rec.ID), lowers)
+}
+
+func diffUpper(upper string, lowers []string) ([]Change, error) {
+	var out []Change
+	// opaque marks container paths whose lower contents are hidden.
+	opaque := map[string]bool{}
+	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(upper, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		cpath := "/" + filepath.ToSlash(rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Mode()&fs.ModeCharDevice != 0 {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
+				out = append(out, Change{"D", cpath})
+				return nil
+			}
+		}
+		if d.IsDir() && isOpaque(p) {
+			opaque[cpath] = true
+		}
+		kind := "A"
+		if !hiddenByOpaque(cpath, opaque) && inLowers(cpath, lowers) {
+			kind = "C"
+		}
+		out = append(out, Change{kind, cpath})
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, err
+}
+
+func isOpaque(dir string) bool {
+	buf := make([]byte, 8)
+	n, err := unix.Lgetxattr(dir, "trusted.overlay.opaque", buf)
+	return err == nil && n == 1 && buf[0] == 'y'
+}
+
+// hiddenByOpaque says whether a strict ancestor of p is an opaque dir:
+// then p is new whatever the lowers hold.
+func hiddenByOpaque(p string, opaque map[string]bool) bool {
+	for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+		if opaque[d] {
+			return true
+		}
+	}
+	return false
+}
+
+// inLowers says whether the merged lower layers have p: the topmost
+// layer that has p or whites it out decides. The parent is resolved
+// inside each layer (a layer's symlink must not send the lookup onto the
+// host), the leaf is not followed.
+func inLowers(p string, lowers []string) bool {
+	for _, l := range lowers {
+		parent, err := securejoin.SecureJoin(l, path.Dir(p))
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(parent, path.Base(p)), &st); err == nil {
+			if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+				return false // whited out by this layer
+			}
+			return true
+		}
+		if isOpaque(parent) {
+			return false
+		}
+	}
+	return false
+}

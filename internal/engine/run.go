@@ -1,0 +1,402 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/runtime"
+	"github.com/tirith-project/tirith/internal/spec"
+)
+
+// Exit codes of `tirith run`, Docker's: 125 when Tirith itself failed,
+// 126 when the command cannot be executed, 127 when it does not exist.
+const (
+	ExitTirith        = 125
+	ExitNotExecutable = 126
+	ExitNotFound      = 127
+)
+
+// ExitError is an error with the exit code `tirith run` should use.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// createExitCode classifies a runtime Create error: the runtime checks
+// the executable before the container starts (initproc.lookPath), so a
+// missing or non-executable command is reported here, not as a dead
+// container.
+func createExitCode(err error) int {
+	msg := err.Error()
+	if strings.Contains(msg, "exec \"") {
+		switch {
+		case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+			return ExitNotFound
+		case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"), strings.Contains(msg, "exec format error"):
+			return ExitNotExecutable
+		}
+	}
+	return ExitTirith
+}
+
+// Prepared is a container whose record, rootfs, secrets and config.json
+// exist, ready to be created by the runtime.
+type Prepared struct {
+	Record *Record
+	Built  *Built
+}
+
+// Prepare does everything of `run` short of starting the container:
+// claims the id and name, mounts the overlay, builds the hardened spec
+// and writes the bundle. On error nothing is left behind.
+func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err error) {
+	st, err := e.OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	img, err := resolveImage(st, o.Image)
+	if err != nil {
+		return nil, err
+	}
+	lowers, err := st.LayerDirs(img)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := parseSecurityOpts(o.SecurityOpts)
+	if err != nil {
+		return nil, err
+	}
+	rec := &Record{
+		Image: o.Image, ImageID: img.ID, Created: time.Now().UTC(), Status: StatusCreated,
+		Detached: o.Detach, AutoRemove: o.Remove, TTY: o.TTY,
+	}
+	if err := e.newRecord(o.Name, rec); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = e.cleanup(rec.ID)
+		}
+	}()
+	// The upper dir's owner is container root's host uid: the one of
+	// spec.Default's mapping, or host root with --userns=host.
+	rootUID, rootGID := 0, 0
+	if o.Userns != "host" {
+		d := spec.Default(true)
+		if rootUID, err = hostID(d.Linux.UIDMappings, 0); err != nil {
+			return nil, err
+		}
+		if rootGID, err = hostID(d.Linux.GIDMappings, 0); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.mountOverlay(rec.ID, lowers, rootUID, rootGID, sec.noNewPrivs && !o.Privileged); err != nil {
+		return nil, err
+	}
+	built, err := BuildSpec(SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID)}, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := makeMountTargets(e.rootfs(rec.ID), built.Spec.Mounts); err != nil {
+		return nil, err
+	}
+	if err := writeSecrets(e.secrets(rec.ID), built.secrets, built.Spec, built.user); err != nil {
+		return nil, err
+	}
+	data, err := json.MarshalIndent(built.Spec, "", "\t")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(e.Dir(rec.ID), spec.ConfigFile), data, 0o600); err != nil {
+		return nil, err
+	}
+	rec, err = e.update(rec.ID, func(r *Record) {
+		r.Cmd = built.Spec.Process.Args
+		r.Relaxations = built.Relaxations
+		for _, s := range built.secrets {
+			r.Secrets = append(r.Secrets, s.Target)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{Record: rec, Built: built}, nil
+}
+
+// Stdio is the container's standard streams in the foreground.
+type Stdio struct {
+	Stdin, Stdout, Stderr *os.File
+}
+
+// RunForeground creates, starts and waits for a prepared container,
+// forwarding signals, and returns its exit code (128+signal if killed).
+// With a terminal, the container's pty is copied to and from our own
+// stdio. The container is removed afterwards with Options.Remove.
+func (e *Engine) RunForeground(p *Prepared, io Stdio) (int, error) {
+	id := p.Record.ID
+	o := runtime.CreateOptions{Bundle: e.Dir(id), Stdin: io.Stdin, Stdout: io.Stdout, Stderr: io.Stderr}
+	var console *runtime.ConsoleReceiver
+	if p.Record.TTY {
+		var err error
+		if console, err = runtime.NewConsoleReceiver(); err != nil {
+			return e.failCreate(id, err)
+		}
+		defer console.Close()
+		o.ConsoleSocket = console.Path
+	}
+	pid, restore, err := e.createStart(id, o, console)
+	if err != nil {
+		return e.failCreate(id, err)
+	}
+	code, err := runtime.Wait(pid)
+	restore()
+	if err != nil {
+		return ExitTirith, err
+	}
+	return e.finish(id, code)
+}
+
+// createStart creates and starts the container with the runtime and
+// marks it running, with us as its monitor.
+func (e *Engine) createStart(id string, o runtime.CreateOptions, console *runtime.ConsoleReceiver) (int, func(), error) {
+	restore := func() {}
+	c, err := runtime.Create(e.Root, id, o)
+	if err != nil {
+		return 0, restore, err
+	}
+	if console != nil {
+		if restore, err = console.Attach(); err != nil {
+			c.Close()
+			return 0, func() {}, err
+		}
+	}
+	if err := c.Start(); err != nil {
+		c.Close()
+		restore()
+		return 0, func() {}, err
+	}
+	pid := c.State.Pid
+	// Waiting must not hold the runtime's lock: kill and exec need it.
+	c.Close()
+	_, err = e.update(id, func(r *Record) {
+		r.Status, r.Pid, r.MonitorPid, r.Started = StatusRunning, pid, os.Getpid(), time.Now().UTC()
+	})
+	return pid, restore, err
+}
+
+// failCreate removes a container the runtime could not create or start
+// and maps the error to Docker's exit code.
+func (e *Engine) failCreate(id string, err error) (int, error) {
+	code := createExitCode(err)
+	if cerr := e.cleanup(id); cerr != nil {
+		err = fmt.Errorf("%w (and cleaning up: %v)", err, cerr)
+	}
+	return code, &ExitError{Code: code, Err: err}
+}
+
+// finish records how the container ended (exit code, OOM kill), removes
+// its runtime state, and with --rm everything else.
+func (e *Engine) finish(id string, code int) (int, error) {
+	oom := false
+	if c, err := runtime.Load(e.Root, id); err == nil {
+		if n, err := c.OOMKills(); err == nil && n > 0 {
+			oom = true
+		}
+		_ = c.Delete(runtime.DeleteOptions{Force: true})
+		c.Close()
+	}
+	rec, err := e.update(id, func(r *Record) {
+		r.Status, r.ExitCode, r.OOMKilled, r.Finished = StatusExited, code, oom, time.Now().UTC()
+		r.Pid, r.MonitorPid = 0, 0
+	})
+	if err != nil {
+		// `rm -f` may have removed the container meanwhile.
+		return code, nil
+	}
+	if rec.AutoRemove {
+		if err := e.cleanup(id); err != nil {
+			return code, err
+		}
+	}
+	return code, nil
+}
+
+// monitorReport is what the monitor tells `run -d` once the container
+// is started (or failed to).
+type monitorReport struct {
+	Code  int    `json:"code"`
+	Error string `json:"error,omitempty"`
+}
+
+// StartDetached starts the monitor of a prepared container: a re-exec of
+// this binary (MonitorCommand), in its own session, that outlives us. It
+// returns once the container runs, or with the create error and its
+// exit code.
+func (e *Engine) StartDetached(p *Prepared, self string, globalArgs []string) error {
+	id := p.Record.ID
+	r, w, err := os.Pipe()
+	if err != nil {
+		return e.failDetached(id, err)
+	}
+	defer r.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		w.Close()
+		return e.failDetached(id, err)
+	}
+	defer devnull.Close()
+	stdout, err := os.OpenFile(e.StdoutLog(id), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		w.Close()
+		return e.failDetached(id, err)
+	}
+	defer stdout.Close()
+	stderr, err := os.OpenFile(e.StderrLog(id), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		w.Close()
+		return e.failDetached(id, err)
+	}
+	defer stderr.Close()
+	args := append(append([]string{}, globalArgs...), MonitorCommand, id)
+	cmd := exec.Command(self, args...)
+	// The monitor's stdio are the container's log files: the container
+	// inherits them (and a pty is copied into them with -t).
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, stdout, stderr
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return e.failDetached(id, fmt.Errorf("start monitor: %w", err))
+	}
+	w.Close()
+	_ = cmd.Process.Release()
+	var rep monitorReport
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		return e.failDetached(id, errors.New("the container monitor died before starting the container (see "+filepath.Join(e.Dir(id), "monitor.log")+")"))
+	}
+	if rep.Error != "" {
+		return &ExitError{Code: rep.Code, Err: errors.New(rep.Error)}
+	}
+	return nil
+}
+
+func (e *Engine) failDetached(id string, err error) error {
+	_, ferr := e.failCreate(id, err)
+	return ferr
+}
+
+// MonitorCommand is the hidden subcommand that runs Monitor.
+const MonitorCommand = "container-monitor"
+
+// Monitor is the body of a detached container's monitor process. report
+// is the pipe to `run -d` (closed once the container runs); stdio are
+// the log files. It creates and starts the container, waits for it,
+// records its exit and OOM kill, and removes it with --rm.
+func (e *Engine) Monitor(id string, report *os.File) error {
+	rec, err := e.readRecord(id)
+	if err != nil {
+		json.NewEncoder(report).Encode(monitorReport{Code: ExitTirith, Error: err.Error()})
+		report.Close()
+		return err
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	o := runtime.CreateOptions{Bundle: e.Dir(id), Stdin: devnull, Stdout: os.Stdout, Stderr: os.Stderr}
+	var console *runtime.ConsoleReceiver
+	if rec.TTY {
+		if console, err = runtime.NewConsoleReceiver(); err != nil {
+			return e.monitorFailed(id, report, err)
+		}
+		defer console.Close()
+		o.ConsoleSocket = console.Path
+	}
+	pid, restore, err := e.createStart(id, o, console)
+	if err != nil {
+		return e.monitorFailed(id, report, err)
+	}
+	json.NewEncoder(report).Encode(monitorReport{})
+	report.Close()
+	code, err := runtime.Wait(pid)
+	restore()
+	if err != nil {
+		return err
+	}
+	_, err = e.finish(id, code)
+	return err
+}
+
+func (e *Engine) monitorFailed(id string, report *os.File, err error) error {
+	code, ferr := e.failCreate(id, err)
+	json.NewEncoder(report).Encode(monitorReport{Code: code, Error: ferr.Error()})
+	report.Close()
+	return ferr
+}
+
+// makeMountTargets creates, as host root, the destinations of mounts
+// that would land directly in the image's filesystem and do not exist
+// yet. The runtime would create them as container root, which may not
+// write to image directories owned by host root (see doc.go). Created
+// through pathrs: an image symlink cannot send the mkdir out of the
+// rootfs. Targets under an earlier mount (e.g. /dev/pts) are the
+// runtime's business.
+func makeMountTargets(rootfs string, mounts []specs.Mount) error {
+	var done []string
+	for _, m := range mounts {
+		if under(m.Destination, done) {
+			continue
+		}
+		done = append(done, m.Destination)
+		if f, err := pathrs.OpenInRoot(rootfs, m.Destination); err == nil {
+			f.Close()
+			continue
+		}
+		isFile := false
+		if m.Type == "bind" {
+			if st, err := os.Stat(m.Source); err == nil && !st.IsDir() {
+				isFile = true
+			}
+		}
+		dir := m.Destination
+		if isFile {
+			dir = path.Dir(m.Destination)
+		}
+		root, err := os.OpenFile(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		h, err := pathrs.MkdirAllHandle(root, dir, 0o755)
+		root.Close()
+		if err != nil {
+			return fmt.Errorf("create mount target %s: %w", m.Destination, err)
+		}
+		if isFile {
+			fd, err := unix.Openat(int(h.Fd()), path.Base(m.Destination), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+			if err != nil {
+				h.Close()
+				return fmt.Errorf("create mount target %s: %w", m.Destination, err)
+			}
+			unix.Close(fd)
+		}
+		h.Close()
+	}
+	return nil
+}
