@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/tirith-project/tirith/internal/cli"
+	"github.com/tirith-project/tirith/internal/engine"
 	// Links nsenter.c, the constructor that enters namespaces before the
 	// Go runtime starts (only when the runtime re-execs itself as init).
 	_ "github.com/tirith-project/tirith/internal/nsenter"
@@ -13,8 +14,13 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "init" {
-		initproc.Main() // never returns
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "init":
+			initproc.Main() // never returns
+		case engine.HoldUsernsArg:
+			engine.HoldUserns() // never returns
+		}
 	}
 	os.Exit(cli.Main(os.Args))
 }

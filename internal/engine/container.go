@@ -35,6 +35,16 @@ var ErrNoContainer = errors.New("no such container")
 type Engine struct {
 	Storage string // e.g. /var/lib/tirith
 	Root    string // runtime state, e.g. /run/tirith
+	// Subuid is the subordinate id file that bounds the containers' id
+	// ranges ("" is /etc/subuid).
+	Subuid string
+}
+
+func (e *Engine) subuid() string {
+	if e.Subuid == "" {
+		return "/etc/subuid"
+	}
+	return e.Subuid
 }
 
 // Record is a container's meta.json.
@@ -56,6 +66,9 @@ type Record struct {
 	AutoRemove  bool         `json:"autoRemove"`
 	TTY         bool         `json:"tty"`
 	Relaxations []Relaxation `json:"relaxations,omitempty"`
+	// IDBase is the first host id of the container's user namespace
+	// range (RangeSize ids), 0 without a user namespace.
+	IDBase uint32 `json:"idBase,omitempty"`
 	// Secrets are the targets under /run/secrets: names, never content.
 	Secrets []string `json:"secrets,omitempty"`
 }
@@ -73,6 +86,7 @@ func (e *Engine) secrets(id string) string   { return filepath.Join(e.Dir(id), "
 func (e *Engine) upper(id string) string     { return filepath.Join(e.Dir(id), "overlay", "upper") }
 func (e *Engine) work(id string) string      { return filepath.Join(e.Dir(id), "overlay", "work") }
 func (e *Engine) metaPath(id string) string  { return filepath.Join(e.Dir(id), "meta.json") }
+func (e *Engine) layers(id string) string    { return filepath.Join(e.Dir(id), "layers") }
 func (e *Engine) StdoutLog(id string) string { return filepath.Join(e.Dir(id), "stdout.log") }
 func (e *Engine) StderrLog(id string) string { return filepath.Join(e.Dir(id), "stderr.log") }
 
@@ -108,9 +122,9 @@ func (e *Engine) lockContainer(id string) (func(), error) {
 	return flock(filepath.Join(e.Dir(id), "lock"))
 }
 
-// newRecord claims a fresh id and a unique name and creates the
-// container's directory.
-func (e *Engine) newRecord(name string, rec *Record) error {
+// newRecord claims a fresh id, a unique name and, with userns, a range
+// of host ids of its own, and creates the container's directory.
+func (e *Engine) newRecord(name string, rec *Record, userns bool) error {
 	unlock, err := e.lockNames()
 	if err != nil {
 		return fmt.Errorf("container records: %w", err)
@@ -136,6 +150,15 @@ func (e *Engine) newRecord(name string, rec *Record) error {
 		}
 	}
 	rec.Name = name
+	if userns {
+		used := map[uint32]bool{}
+		for _, r := range recs {
+			used[r.IDBase] = true
+		}
+		if rec.IDBase, err = allocRange(e.subuid(), used); err != nil {
+			return err
+		}
+	}
 	// 0711: the container's mapped root must traverse to its rootfs
 	// and secrets; nobody else may list them.
 	if err := os.Mkdir(e.Dir(rec.ID), 0o711); err != nil {
@@ -280,7 +303,7 @@ func (e *Engine) Refresh(r *Record) {
 // mountOverlay mounts the container's rootfs: the image layers as
 // read-only lowers, upper and work dirs of its own. The upper dir is
 // owned by the mapped root so that container root owns "/" (see doc.go).
-func (e *Engine) mountOverlay(id string, lowers []string, rootUID, rootGID int, nosuid bool) error {
+func (e *Engine) mountOverlay(id string, lowers []string, rootUID, rootGID int, nosuid bool, idBase uint32) error {
 	for _, d := range []string{filepath.Join(e.Dir(id), "overlay"), e.upper(id), e.work(id)} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			return fmt.Errorf("overlay dirs: %w", err)
@@ -294,6 +317,14 @@ func (e *Engine) mountOverlay(id string, lowers []string, rootUID, rootGID int, 
 	}
 	if err := os.Mkdir(e.rootfs(id), 0o755); err != nil {
 		return fmt.Errorf("rootfs mountpoint: %w", err)
+	}
+	if idBase != 0 {
+		// The layers seen through the container's id range: image
+		// owners show as the container's own users.
+		var err error
+		if lowers, err = idmapLayers(lowers, e.layers(id), idBase); err != nil {
+			return err
+		}
 	}
 	// The new mount API: each lower is its own fsconfig call, so the
 	// number of layers is not limited by mount(2)'s one-page data.
@@ -382,6 +413,7 @@ func (e *Engine) cleanup(id string) error {
 	if err := unmount(e.rootfs(id)); err != nil {
 		return err
 	}
+	unmountLayers(e.layers(id))
 	unlockNames, err := e.lockNames()
 	if err != nil {
 		return err

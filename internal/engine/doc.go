@@ -9,12 +9,10 @@
 //
 // # Defaults (every wall up)
 //
-//   - wall 1: a user namespace maps container root to an unprivileged host
-//     range: root's range in /etc/subuid, else 100000:65536 (spec.Default).
-//     ONE range is shared by every front-end container for now, so two
-//     containers' roots are the same host uid: the other walls (pid, mount
-//     namespaces, Landlock, seccomp) keep them apart, not DAC. Per-container
-//     ranges are future work. The image's USER is honoured.
+//   - wall 1: a user namespace per container, mapping container ids
+//     0..65535 to a host range of its own: slices of root's /etc/subuid
+//     range, else of a pool from 2^31 up that no /etc/subuid entry uses
+//     (idmap.go). The image's USER is honoured.
 //   - wall 2: spec.DefaultCapabilities for root, no effective or permitted
 //     capabilities for a non-root USER; no_new_privs.
 //   - wall 3: the Tirith seccomp allowlist, recomputed for the final caps.
@@ -29,16 +27,12 @@
 //
 // # Image ownership and writes
 //
-// Layers are unpacked with host ownership (a file owned by root in the
-// image is owned by host uid 0), so inside the user namespace they appear
-// owned by the overflow uid (nobody): container root can read and execute
-// them but cannot write files or create entries in image directories it
-// does not own unless their mode lets "other" write. The overlay upper dir
-// is owned by the mapped root, so "/" itself and everything the container
-// creates is container root's. With --read-only=false, writes to new paths
-// and to world-writable image paths work; rewriting root-owned image files
-// does not. An id-shifted store (unpack.Options.UIDOffset) or idmapped
-// lower layers would lift this; both are future work.
+// Layers are unpacked once with their image owners and shared read-only.
+// Each container's overlay uses idmapped mounts of them (mapped through
+// its own id range), so image files keep their owners inside: root-owned
+// files are container root's, and with --read-only=false container root
+// can change them (the change is copied up into the container's own
+// upper dir, owned by its range). The shared layers never change.
 //
 // This package does not pull images, parse image references or talk to
 // registries (internal/image), and does not print: warnings come back as

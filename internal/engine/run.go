@@ -86,7 +86,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 		Image: o.Image, ImageID: img.ID, Created: time.Now().UTC(), Status: StatusCreated,
 		Detached: o.Detach, AutoRemove: o.Remove, TTY: o.TTY,
 	}
-	if err := e.newRecord(o.Name, rec); err != nil {
+	if err := e.newRecord(o.Name, rec, o.Userns != "host"); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -94,24 +94,19 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 			_ = e.cleanup(rec.ID)
 		}
 	}()
-	// The upper dir's owner is container root's host uid: the one of
-	// spec.Default's mapping, or host root with --userns=host.
-	rootUID, rootGID := 0, 0
-	if o.Userns != "host" {
-		d := spec.Default(true)
-		if rootUID, err = hostID(d.Linux.UIDMappings, 0); err != nil {
-			return nil, err
-		}
-		if rootGID, err = hostID(d.Linux.GIDMappings, 0); err != nil {
-			return nil, err
-		}
-	}
-	if err := e.mountOverlay(rec.ID, lowers, rootUID, rootGID, sec.noNewPrivs && !o.Privileged); err != nil {
+	// The upper dir's owner is container root's host uid: the first of
+	// the container's own range, or host root with --userns=host.
+	rootID := int(rec.IDBase)
+	if err := e.mountOverlay(rec.ID, lowers, rootID, rootID, sec.noNewPrivs && !o.Privileged, rec.IDBase); err != nil {
 		return nil, err
 	}
 	built, err := BuildSpec(SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID)}, o)
 	if err != nil {
 		return nil, err
+	}
+	if rec.IDBase != 0 {
+		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rec.IDBase, Size: RangeSize}}
+		built.Spec.Linux.UIDMappings, built.Spec.Linux.GIDMappings = m, m
 	}
 	if err := makeMountTargets(e.rootfs(rec.ID), built.Spec.Mounts); err != nil {
 		return nil, err
