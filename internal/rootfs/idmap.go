@@ -2,7 +2,9 @@ package rootfs
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,6 +15,9 @@ import (
 // stored as uid 0 on the host. Without it, a rootfs owned by host root
 // shows as nobody in a user namespace, and cannot be written. It needs a
 // new user namespace and a filesystem that supports idmapped mounts.
+// "chown" is the fallback for filesystems without them: the runtime
+// shifts the rootfs's owners into the container's range on the host,
+// once and for good (it changes the bundle, so only when asked).
 const IdmapAnnotation = "io.github.tirith.rootfs-idmap"
 
 // IdmappedTree clones the tree at rootfs (recursively) into a detached
@@ -44,4 +49,51 @@ func AttachTree(tree *os.File, rootfs string) error {
 		return fmt.Errorf("attach idmapped rootfs on %q: %w", rootfs, err)
 	}
 	return nil
+}
+
+// ChownShift moves the owners of every file of rootfs (on its own
+// filesystem, symlinks not followed) from ids 0..size-1 to base+id,
+// where the container's user namespace maps them. Files already owned
+// by ids outside 0..size-1 are left alone, so a second run changes
+// nothing.
+func ChownShift(rootfs string, uidBase, gidBase, size uint32) error {
+	var root unix.Stat_t
+	if err := unix.Lstat(rootfs, &root); err != nil {
+		return &os.PathError{Op: "lstat", Path: rootfs, Err: err}
+	}
+	return filepath.WalkDir(rootfs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return &os.PathError{Op: "lstat", Path: p, Err: err}
+		}
+		if st.Dev != root.Dev {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		uid, gid := int(st.Uid), int(st.Gid)
+		if st.Uid < size {
+			uid = int(uidBase + st.Uid)
+		}
+		if st.Gid < size {
+			gid = int(gidBase + st.Gid)
+		}
+		if uid == int(st.Uid) && gid == int(st.Gid) {
+			return nil
+		}
+		// lchown clears setuid/setgid bits; put them back.
+		if err := unix.Lchown(p, uid, gid); err != nil {
+			return &os.PathError{Op: "lchown", Path: p, Err: err}
+		}
+		if st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 && st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			if err := unix.Chmod(p, st.Mode&07777); err != nil {
+				return &os.PathError{Op: "chmod", Path: p, Err: err}
+			}
+		}
+		return nil
+	})
 }

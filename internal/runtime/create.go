@@ -110,6 +110,14 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		defer console.Close()
 	}
 
+	if s.Annotations[rootfs.IdmapAnnotation] == "chown" {
+		// Asked for explicitly: the rootfs's owners move into the
+		// container's range on the host (see rootfs.IdmapAnnotation).
+		u, g := s.Linux.UIDMappings[0], s.Linux.GIDMappings[0]
+		if err := rootfs.ChownShift(s.Root.Path, u.HostID-u.ContainerID, g.HostID-g.ContainerID, min(u.Size, g.Size)); err != nil {
+			return c, fmt.Errorf("annotations[%q]: %w", rootfs.IdmapAnnotation, err)
+		}
+	}
 	filter, listener, err := compileSeccomp(s)
 	if err != nil {
 		return c, err

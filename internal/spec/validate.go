@@ -66,9 +66,9 @@ func Validate(s *specs.Spec) error {
 	}
 	if v, ok := s.Annotations[rootfs.IdmapAnnotation]; ok {
 		switch {
-		case v != "true" && v != "false":
-			add(fmt.Sprintf("annotations[%q]", rootfs.IdmapAnnotation), "must be \"true\" or \"false\", got %q", v)
-		case v == "true" && (s.Linux == nil || !userNSIsNew(s.Linux)):
+		case v != "true" && v != "false" && v != "chown":
+			add(fmt.Sprintf("annotations[%q]", rootfs.IdmapAnnotation), "must be \"true\", \"chown\" or \"false\", got %q", v)
+		case v != "false" && (s.Linux == nil || !userNSIsNew(s.Linux)):
 			add(fmt.Sprintf("annotations[%q]", rootfs.IdmapAnnotation), "needs a new user namespace")
 		}
 	}

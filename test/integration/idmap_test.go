@@ -20,18 +20,19 @@ import (
 func TestIdmappedRootfs(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct {
-		name   string
-		idmap  bool
-		owner  string
-		writes bool
-	}{{"idmapped", true, "0", true}, {"not idmapped", false, "65534", false}} {
+		name    string
+		idmap   string
+		owner   string
+		writes  bool
+		hostUID uint32 // owner on the host of what container root wrote
+	}{{"idmapped", "true", "0", true, 0}, {"chown fallback", "chown", "0", true, 100000}, {"not idmapped", "", "65534", false, 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := e.bundle(func(s *specs.Spec) {
 				userNS(s)
 				s.Root.Readonly = false
 				delete(s.Annotations, landlock.Annotation)
-				if tc.idmap {
-					s.Annotations[rootfs.IdmapAnnotation] = "true"
+				if tc.idmap != "" {
+					s.Annotations[rootfs.IdmapAnnotation] = tc.idmap
 				}
 			}, "sh", "-c", "stat -c OWNER=%u /bin/busybox; touch /etc/written && echo WROTE; true")
 			id := e.id()
@@ -45,8 +46,8 @@ func TestIdmappedRootfs(t *testing.T) {
 			if tc.writes {
 				st, err := os.Stat(filepath.Join(b, "rootfs", "etc", "written"))
 				must(t, err)
-				if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 0 {
-					t.Fatalf("file written by container root is host uid %d, want 0", uid)
+				if uid := st.Sys().(*syscall.Stat_t).Uid; uid != tc.hostUID {
+					t.Fatalf("file written by container root is host uid %d, want %d", uid, tc.hostUID)
 				}
 			}
 			e.assertGone(id, b)
