@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/runtime"
+	"github.com/tirith-project/tirith/internal/spec"
 )
 
 // ErrRunning is returned by Remove for a running container without force.
@@ -229,6 +230,12 @@ func (e *Engine) Exec(q string, o ExecOptions) (int, error) {
 			return ExitTirith, fmt.Errorf("--user: %w", err)
 		}
 		p.User = specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids}
+		if spec.SetgroupsDenied(c.Spec()) {
+			// The container's user namespace denies setgroups (its
+			// own user had no supplementary groups): nobody in it can
+			// take on groups, an exec'd process included.
+			p.User.AdditionalGids = nil
+		}
 		if u.UID != 0 && p.Capabilities != nil {
 			caps := *p.Capabilities
 			caps.Effective, caps.Permitted, caps.Ambient, caps.Inheritable = []string{}, []string{}, nil, nil

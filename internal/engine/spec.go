@@ -112,6 +112,12 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 	}
 	b.user = u
 	s.Process.User = specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids}
+	if len(u.AdditionalGids) > 0 {
+		// The image's user has supplementary groups (from its
+		// /etc/group): the init must be able to set them, so setgroups
+		// stays allowed in this container's user namespace.
+		delete(s.Annotations, spec.SetgroupsAnnotation)
+	}
 
 	hostname := in.ID
 	if len(hostname) > 12 {

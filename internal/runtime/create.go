@@ -151,7 +151,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
 		CgroupPaths: cg.State().Paths, UserNS: hasNS(s, specs.UserNamespace), CgroupNS: hasNS(s, specs.CgroupNamespace),
 		IdmapRootfs: idmapRootfs(s) != "",
-		Setgroups:   true,
+		Setgroups:   !spec.SetgroupsDenied(s),
 		PreserveFDs: o.PreserveFDs, FifoFD: p.fifoFD, ConsoleFD: p.consoleFD,
 		Seccomp: filter, ListenerFD: p.listenerFD,
 		State: specs.State{Version: specs.Version, ID: id, Status: Created, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations},
@@ -456,7 +456,8 @@ func newNamespaces(s *specs.Spec) nsConfig {
 	}
 	if ns.newFlags&unix.CLONE_NEWUSER != 0 {
 		l := s.Linux
-		ns.userMaps = func(pid int) error { return writeIDMaps(pid, l.UIDMappings, l.GIDMappings) }
+		deny := spec.SetgroupsDenied(s)
+		ns.userMaps = func(pid int) error { return writeIDMaps(pid, l.UIDMappings, l.GIDMappings, deny) }
 	}
 	if ns.newFlags&unix.CLONE_NEWTIME != 0 {
 		var off [4]int64
@@ -471,7 +472,7 @@ func newNamespaces(s *specs.Spec) nsConfig {
 	return ns
 }
 
-func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
+func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping, denySetgroups bool) error {
 	format := func(ms []specs.LinuxIDMapping) []byte {
 		var b strings.Builder
 		for _, m := range ms {
@@ -481,6 +482,12 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
 	}
 	if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), format(uids), 0); err != nil {
 		return fmt.Errorf("linux.uidMappings: write uid_map: %w", err)
+	}
+	if denySetgroups {
+		// Must precede gid_map: afterwards the kernel refuses the change.
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
+			return fmt.Errorf("annotations[%q]: write setgroups: %w", spec.SetgroupsAnnotation, err)
+		}
 	}
 	if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(gids), 0); err != nil {
 		return fmt.Errorf("linux.gidMappings: write gid_map: %w", err)

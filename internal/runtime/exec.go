@@ -91,7 +91,7 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 	cfg := &initproc.Config{
 		Kind: initproc.KindExec, ID: c.State.ID, Spec: s, Process: o.Process,
 		UserNS: hasNS(s, specs.UserNamespace), CgroupNS: hasNS(s, specs.CgroupNamespace),
-		Setgroups:   true,
+		Setgroups:   !spec.SetgroupsDenied(s),
 		PreserveFDs: o.PreserveFDs, FifoFD: -1, ConsoleFD: p.consoleFD,
 		Seccomp: filter, ListenerFD: p.listenerFD,
 	}

@@ -102,6 +102,7 @@ func Default(rootless bool) *specs.Spec {
 	// outside.
 	s.Annotations = map[string]string{landlock.Annotation: DefaultLandlock().String()}
 	if rootless {
+		s.Annotations[SetgroupsAnnotation] = "deny"
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		host, size := unprivilegedRange()
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: host, Size: size}}
@@ -109,6 +110,17 @@ func Default(rootless bool) *specs.Spec {
 	}
 	return s
 }
+
+// SetgroupsAnnotation set to "deny" makes the runtime write "deny" to the
+// new user namespace's /proc/PID/setgroups before its gid map: no
+// process in the container can then drop supplementary groups, which
+// would let it slip past files whose group is denied access (the
+// negative-permission trap setgroups(2) opens in a user namespace).
+// The container's additionalGids must then be empty.
+const SetgroupsAnnotation = "io.github.tirith.setgroups"
+
+// SetgroupsDenied reports whether s asks for setgroups to be denied.
+func SetgroupsDenied(s *specs.Spec) bool { return s.Annotations[SetgroupsAnnotation] == "deny" }
 
 // DefaultLandlock is the Landlock policy of the hardened spec.
 func DefaultLandlock() *landlock.Policy {

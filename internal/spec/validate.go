@@ -72,6 +72,16 @@ func Validate(s *specs.Spec) error {
 			add(fmt.Sprintf("annotations[%q]", rootfs.IdmapAnnotation), "needs a new user namespace")
 		}
 	}
+	if v, ok := s.Annotations[SetgroupsAnnotation]; ok {
+		switch {
+		case v != "deny" && v != "allow":
+			add(fmt.Sprintf("annotations[%q]", SetgroupsAnnotation), "must be \"deny\" or \"allow\", got %q", v)
+		case v == "deny" && (s.Linux == nil || !userNSIsNew(s.Linux)):
+			add(fmt.Sprintf("annotations[%q]", SetgroupsAnnotation), "needs a new user namespace")
+		case v == "deny" && s.Process != nil && len(s.Process.User.AdditionalGids) > 0:
+			add("process.user.additionalGids", "cannot be set when setgroups is denied (%s)", SetgroupsAnnotation)
+		}
+	}
 	if s.Linux == nil {
 		add("linux", "required on Linux")
 	} else {

@@ -167,3 +167,26 @@ func TestWallFilesystemMaskedAndReadonly(t *testing.T) {
 		})
 	}
 }
+
+// Wall 1: with setgroups denied (tirith spec --rootless, the front end),
+// no process in the container can change its supplementary groups.
+func TestWallIdentitySetgroupsDenied(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name string
+		deny bool
+		want string
+	}{{"denied", true, "deny"}, {"allowed", false, "allow"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := e.bundle(func(s *specs.Spec) {
+				userNS(s)
+				if tc.deny {
+					s.Annotations["io.github.tirith.setgroups"] = "deny"
+				}
+			}, "cat", "/proc/self/setgroups")
+			if out := strings.TrimSpace(e.ok("run", "--bundle", b, e.id())); out != tc.want {
+				t.Fatalf("/proc/self/setgroups %q, want %q", out, tc.want)
+			}
+		})
+	}
+}
