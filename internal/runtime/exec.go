@@ -113,6 +113,14 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 		killPid(p.pid)
 		return nil, fmt.Errorf("unexpected message %q from exec process", m.Type)
 	}
+	// The child's end of the sync socket is close-on-exec: EOF means the
+	// payload is running, so the caller (exec --detach, --pid-file) sees
+	// the process, not the runtime, behind the pid. A late failure
+	// (seccomp, execve) comes as an error message instead.
+	if err := p.conn.Recv(&m); err == nil && m.Type == initproc.MsgError {
+		waitExit(p.pid, 5e9)
+		return nil, errors.New(m.Error)
+	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, p.pid); err != nil {
 			return nil, err
