@@ -42,12 +42,7 @@ func newStartCmd(g *Globals) *cobra.Command {
 		Short: "Start the process of a created container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := runtime.Load(g.Root, args[0])
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return c.Start()
+			return withContainer(g, args[0], (*runtime.Container).Start)
 		},
 	}
 }

@@ -25,12 +25,7 @@ func newKillCmd(g *Globals) *cobra.Command {
 					return err
 				}
 			}
-			c, err := runtime.Load(g.Root, args[0])
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return c.Kill(sig, all)
+			return withContainer(g, args[0], func(c *runtime.Container) error { return c.Kill(sig, all) })
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "send the signal to every process in the container")

@@ -18,12 +18,7 @@ func newStateCmd(g *Globals) *cobra.Command {
 		Short: "Print a container's runtime-spec state as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := runtime.Load(g.Root, args[0])
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return printJSON(cmd, c.OCI())
+			return withContainer(g, args[0], func(c *runtime.Container) error { return printJSON(cmd, c.OCI()) })
 		},
 	}
 }
