@@ -55,7 +55,7 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 	f.StringArrayVar(&o.CapDrop, "cap-drop", nil, "drop a capability")
 	f.StringArrayVar(&o.SecurityOpts, "security-opt", nil, "seccomp=FILE|unconfined, no-new-privileges=false, landlock=FILE|off, apparmor=PROFILE|unconfined, label=disable")
 	f.BoolVar(&o.Privileged, "privileged", false, "drop walls 2, 3, 4 and 7 (relaxation; the user namespace stays)")
-	f.StringVar(&o.Userns, "userns", "", "host: no user namespace (relaxation)")
+	f.StringVar(&o.Userns, "userns", "auto", "auto: a private range of host ids (default); host: no user namespace (relaxation)")
 	f.StringVarP(&o.Memory, "memory", "m", "", "memory limit (default 512m; 0 for none, a relaxation)")
 	f.StringVar(&o.MemorySwap, "memory-swap", "", "memory plus swap limit (default: = --memory, no swap; -1 unlimited)")
 	f.StringVar(&o.CPUs, "cpus", "", "number of CPUs (e.g. 1.5)")

@@ -71,12 +71,14 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 	// Wall 1: user namespace unless --userns=host.
 	userns := true
 	switch o.Userns {
-	case "", "private":
+	case "", "auto", "private":
+		// auto (podman's word) is the default: a range of host ids of
+		// the container's own (idmap.go).
 	case "host":
 		userns = false
 		relax(1, "--userns=host", "container root is host root (no user namespace)")
 	default:
-		return nil, fmt.Errorf("--userns %q: want host (or nothing for the default private user namespace)", o.Userns)
+		return nil, fmt.Errorf("--userns %q: want auto (the default: a private range of host ids) or host", o.Userns)
 	}
 	s := spec.Default(userns)
 	s.Root = &specs.Root{Path: in.Rootfs, Readonly: o.ReadOnly}
