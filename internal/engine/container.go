@@ -71,6 +71,11 @@ type Record struct {
 	IDBase uint32 `json:"idBase,omitempty"`
 	// Secrets are the targets under /run/secrets: names, never content.
 	Secrets []string `json:"secrets,omitempty"`
+	// Entrypoint is the leading part of Cmd that is Docker's ENTRYPOINT
+	// and User Docker's Config.User (--user, else the image's USER), for
+	// inspect.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	User       string   `json:"user,omitempty"`
 }
 
 // ShortID is the first 12 characters of the id, as Docker prints it.

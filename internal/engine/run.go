@@ -124,6 +124,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	rec, err = e.update(rec.ID, func(r *Record) {
 		r.Cmd = built.Spec.Process.Args
 		r.Relaxations = built.Relaxations
+		r.Entrypoint, r.User = effectiveEntrypoint(img.Config, o), effectiveUser(img.Config, o)
 		for _, s := range built.secrets {
 			r.Secrets = append(r.Secrets, s.Target)
 		}

@@ -152,8 +152,8 @@ func newEscapeHost(t *testing.T) *escapeHost {
 
 // attackOpts says how a bundle for the attack is set up.
 type attackOpts struct {
-	userns bool // the container runs in a user namespace (0 -> 100000)
-	secret bool // bind-mount the host secret at /hostsecret
+	userns bool     // the container runs in a user namespace (0 -> 100000)
+	secret bool     // bind-mount the host secret at /hostsecret
 	flags  []string // extra `tirith run` flags
 }
 

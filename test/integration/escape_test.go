@@ -133,7 +133,7 @@ func escapeWallOffs() []wallOff {
 		{name: "3-syscalls-no-seccomp", mutate: func(s *specs.Spec) { s.Linux.Seccomp = nil },
 			through: []string{"personality_read_implies_exec", "userfaultfd", "io_uring_setup", "perf_event_open", "keyctl_add_key",
 				"ptrace_attach_sibling", "process_vm_readv_sibling"},
-			held:    []string{"mount_tmpfs", "raw_socket_packet"}},
+			held: []string{"mount_tmpfs", "raw_socket_packet"}},
 		{name: "4-landlock-off", mutate: escNoLandlock,
 			through: []string{"exec_dropped_binary"}},
 		{name: "5-namespaces-no-pid-ns", mutate: func(s *specs.Spec) { withoutNS(s, specs.PIDNamespace) },

@@ -518,7 +518,8 @@ func TestImageInspectMissing(t *testing.T) {
 	e := newEnv(t)
 	st := t.TempDir()
 	r := e.storageFails(st, "inspect", "nothing:here")
-	if !strings.Contains(r.stderr, "no such image: nothing:here") {
+	// Docker's word for a name that is neither a container nor an image.
+	if !strings.Contains(r.stderr, "no such object: nothing:here") {
 		t.Errorf("inspect of a missing image: %q", r.stderr)
 	}
 	if strings.TrimSpace(r.stdout) != "[]" {
