@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -105,6 +106,11 @@ func ParseBytes(s string) (int64, error) {
 	}
 	if f < 0 {
 		return -1, nil
+	}
+	// NaN, infinities and sizes beyond int64 would convert to a negative
+	// number, i.e. "unlimited".
+	if v := f * float64(mult); math.IsNaN(v) || v >= math.MaxInt64 {
+		return 0, fmt.Errorf("invalid size %q (out of range)", s)
 	}
 	return int64(f * float64(mult)), nil
 }

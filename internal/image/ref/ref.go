@@ -78,9 +78,17 @@ func (r Reference) String() string {
 // "myreg:5000/x/y:1".
 func (r Reference) Familiar() string {
 	s := r.String()
-	if r.Registry == DefaultRegistry {
-		s = strings.TrimPrefix(s, DefaultRegistry+"/")
-		s = strings.TrimPrefix(s, "library/")
+	if r.Registry != DefaultRegistry {
+		return s
+	}
+	// The shortest form that still names this image: "library/a/b"
+	// shortened to "a/b", or "docker.io/my.host/x" to "my.host/x", would
+	// name another repository or registry.
+	short := strings.TrimPrefix(s, DefaultRegistry+"/")
+	for _, c := range []string{strings.TrimPrefix(short, "library/"), short} {
+		if n, err := Normalize(c); err == nil && n == s {
+			return c
+		}
 	}
 	return s
 }

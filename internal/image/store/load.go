@@ -92,6 +92,9 @@ func (s *Store) loadDockerArchive(ctx context.Context, path string, pr *progress
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
+	if len(m) == 0 {
+		return nil, fmt.Errorf("load %s: manifest.json lists no image", path)
+	}
 	var out []*Image
 	for i, d := range m {
 		var (
@@ -118,6 +121,15 @@ func (s *Store) loadDockerArchive(ctx context.Context, path string, pr *progress
 		img, err := tarball.Image(opener, tag)
 		if err != nil {
 			return nil, fmt.Errorf("load %s: manifest.json[%d]: %w", path, i, err)
+		}
+		// ggcr builds the image from the config's diff_ids and ignores
+		// extra entries of Layers; refuse the mismatch, as Docker does.
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("load %s: manifest.json[%d]: %w", path, i, err)
+		}
+		if len(cf.RootFS.DiffIDs) != len(d.Layers) {
+			return nil, fmt.Errorf("load %s: manifest.json[%d] lists %d layers, its config %d diff_ids", path, i, len(d.Layers), len(cf.RootFS.DiffIDs))
 		}
 		rec, err := s.add(ctx, img, names, nil, pr)
 		if err != nil {

@@ -186,6 +186,12 @@ func (s *Store) readIndex() (*index, error) {
 	if idx.Images == nil {
 		idx.Images = map[string]*Image{}
 	}
+	// Records are keyed by their ID; anything else is a damaged index.
+	for id, img := range idx.Images {
+		if img == nil || img.ID != id {
+			return nil, fmt.Errorf("parse image index %s: record %q is damaged", filepath.Join(s.root, "index.json"), id)
+		}
+	}
 	return &idx, nil
 }
 
