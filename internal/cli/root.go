@@ -62,6 +62,7 @@ func NewRootCmd(name string) *cobra.Command {
 		newFeaturesCmd(), newDemoCmd(), newProbeCmd(), NewSeccompCmd(),
 		newPauseCmd(g), newResumeCmd(g), newUpdateCmd(g), newEventsCmd(g),
 		newPullCmd(g), newLoadCmd(g), newImportCmd(g), newImagesCmd(g), newRmiCmd(g), newInspectCmd(g),
+		newSystemCmd(g),
 	)
 	root.AddCommand(newFrontEndCmds(g)...)
 	return root

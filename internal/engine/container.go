@@ -92,6 +92,7 @@ func (e *Engine) upper(id string) string     { return filepath.Join(e.Dir(id), "
 func (e *Engine) work(id string) string      { return filepath.Join(e.Dir(id), "overlay", "work") }
 func (e *Engine) metaPath(id string) string  { return filepath.Join(e.Dir(id), "meta.json") }
 func (e *Engine) layers(id string) string    { return filepath.Join(e.Dir(id), "layers") }
+func (e *Engine) busyLock(id string) string  { return filepath.Join(e.Dir(id), "run.lock") }
 func (e *Engine) StdoutLog(id string) string { return filepath.Join(e.Dir(id), "stdout.log") }
 func (e *Engine) StderrLog(id string) string { return filepath.Join(e.Dir(id), "stderr.log") }
 
@@ -122,9 +123,19 @@ func (e *Engine) lockNames() (func(), error) {
 }
 
 // lockContainer serialises changes to one container's record and its
-// cleanup (the monitor and `rm -f` may race).
+// cleanup (the monitor and `rm -f` may race). The lock is on the
+// directory itself: taking it never creates a file, so a late `rm -f`
+// cannot put one back into a directory that another is removing.
 func (e *Engine) lockContainer(id string) (func(), error) {
-	return flock(filepath.Join(e.Dir(id), "lock"))
+	f, err := os.OpenFile(e.Dir(id), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, os.NewSyscallError("flock", err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // newRecord claims a fresh id, a unique name and, with userns, a range
@@ -169,7 +180,17 @@ func (e *Engine) newRecord(name string, rec *Record, userns bool) error {
 	if err := os.Mkdir(e.Dir(rec.ID), 0o711); err != nil {
 		return fmt.Errorf("create container dir: %w", err)
 	}
-	return e.writeRecord(rec)
+	err = os.WriteFile(e.busyLock(rec.ID), nil, 0o600)
+	if err == nil {
+		err = e.writeRecord(rec)
+	}
+	if err != nil {
+		// A directory without a record is debris nothing lists
+		// (a full disk gets here): take it back.
+		os.RemoveAll(e.Dir(rec.ID))
+		return err
+	}
+	return nil
 }
 
 // writeRecord replaces meta.json atomically.
@@ -303,6 +324,10 @@ func (e *Engine) Refresh(r *Record) {
 	if fresh, err := e.readRecord(r.ID); err == nil {
 		*r = *fresh
 	}
+	if r.Status == StatusRunning {
+		// Nobody will record this exit (the monitor was killed).
+		r.Status, r.ExitCode, r.Pid, r.MonitorPid = StatusExited, -1, 0, 0
+	}
 }
 
 // mountOverlay mounts the container's rootfs: the image layers as
@@ -330,6 +355,7 @@ func (e *Engine) mountOverlay(id string, lowers []string, rootUID, rootGID int, 
 		if lowers, err = idmapLayers(lowers, e.layers(id), idBase); err != nil {
 			return err
 		}
+		runtime.CrashPoint("after-idmapped-layers")
 	}
 	// The new mount API: each lower is its own fsconfig call, so the
 	// number of layers is not limited by mount(2)'s one-page data.
@@ -397,6 +423,9 @@ func (e *Engine) cleanup(id string) error {
 		return nil
 	}
 	unlock, err := e.lockContainer(id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // a concurrent cleanup removed it
+	}
 	if err != nil {
 		return err
 	}
@@ -412,6 +441,7 @@ func (e *Engine) cleanup(id string) error {
 	} else {
 		_ = runtime.RemoveDebris(e.Root, id)
 	}
+	runtime.CrashPoint("after-runtime-delete")
 	if err := unmount(e.secrets(id)); err != nil {
 		return err
 	}
@@ -419,6 +449,7 @@ func (e *Engine) cleanup(id string) error {
 		return err
 	}
 	unmountLayers(e.layers(id))
+	runtime.CrashPoint("after-unmount")
 	unlockNames, err := e.lockNames()
 	if err != nil {
 		return err

@@ -5,7 +5,8 @@
 // internal/runtime as a library. It also owns front-end containers:
 // their records under <storage>/containers/<id>/, the overlay rootfs, the
 // secrets tmpfs, the per-container monitor of detached containers, logs,
-// stop/kill/rm/exec/wait and diff.
+// stop/kill/rm/exec/wait, diff and prune (prune.go: stopped containers
+// and what crashed commands left behind).
 //
 // # Defaults (every wall up)
 //

@@ -94,12 +94,17 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 			_ = e.cleanup(rec.ID)
 		}
 	}()
+	if err := e.markBusy(rec.ID); err != nil {
+		return nil, err
+	}
+	runtime.CrashPoint("after-record")
 	// The upper dir's owner is container root's host uid: the first of
 	// the container's own range, or host root with --userns=host.
 	rootID := int(rec.IDBase)
 	if err := e.mountOverlay(rec.ID, lowers, rootID, rootID, sec.noNewPrivs && !o.Privileged, rec.IDBase); err != nil {
 		return nil, err
 	}
+	runtime.CrashPoint("after-overlay")
 	built, err := BuildSpec(SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID)}, o)
 	if err != nil {
 		return nil, err
@@ -132,6 +137,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	if err != nil {
 		return nil, err
 	}
+	runtime.CrashPoint("after-bundle")
 	return &Prepared{Record: rec, Built: built}, nil
 }
 
@@ -176,6 +182,7 @@ func (e *Engine) createStart(id string, o runtime.CreateOptions, console *runtim
 	if err != nil {
 		return 0, restore, err
 	}
+	runtime.CrashPoint("after-create")
 	if console != nil {
 		if restore, err = console.Attach(); err != nil {
 			c.Close()
@@ -187,6 +194,7 @@ func (e *Engine) createStart(id string, o runtime.CreateOptions, console *runtim
 		restore()
 		return 0, func() {}, err
 	}
+	runtime.CrashPoint("after-start")
 	pid := c.State.Pid
 	// Waiting must not hold the runtime's lock: kill and exec need it.
 	c.Close()
@@ -306,6 +314,11 @@ const MonitorCommand = "container-monitor"
 // records its exit and OOM kill, and removes it with --rm.
 func (e *Engine) Monitor(id string, report *os.File) error {
 	rec, err := e.readRecord(id)
+	if err == nil {
+		// Held as long as we live (run -d holds it until we report):
+		// prune leaves the container to us.
+		err = e.markBusy(id)
+	}
 	if err != nil {
 		json.NewEncoder(report).Encode(monitorReport{Code: ExitTirith, Error: err.Error()})
 		report.Close()

@@ -80,6 +80,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	CrashPoint("after-state-dir")
 	var initPid int
 	defer func() {
 		if err != nil {
@@ -94,10 +95,12 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	if err := c.save(); err != nil {
 		return c, err
 	}
+	CrashPoint("after-state-saved")
 	fifo, err := makeFifo(filepath.Join(dir, fifoName))
 	if err != nil {
 		return c, err
 	}
+	CrashPoint("after-fifo")
 	defer fifo.Close()
 	var console *os.File
 	if s.Process.Terminal {
@@ -145,6 +148,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	if c.State.InitStart, err = processStart(p.pid); err != nil {
 		return c, fmt.Errorf("container init %d: %w", p.pid, err)
 	}
+	CrashPoint("after-init-started")
 	state := &specs.State{Version: specs.Version, ID: id, Status: Creating, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations}
 	cfg := &initproc.Config{
 		Kind: initproc.KindInit, ID: id, Spec: s, Process: s.Process,
@@ -188,6 +192,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		}
 		break
 	}
+	CrashPoint("before-ready-save")
 	if err := c.save(); err != nil {
 		return c, err
 	}
@@ -603,6 +608,7 @@ func startChild(o childOptions) (*child, error) {
 	if err := o.enterCgroup(p.pid); err != nil {
 		return fail(fmt.Errorf("wall 6 (resources): %w", err))
 	}
+	CrashPoint("after-cgroup")
 	var b strings.Builder
 	for _, j := range o.nsConfig.join {
 		fmt.Fprintf(&b, "join %s %s\n", j[0], j[1])

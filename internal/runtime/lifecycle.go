@@ -42,6 +42,7 @@ func (c *Container) Start() error {
 	if err != nil {
 		return fmt.Errorf("signal container init to start: %w", err)
 	}
+	CrashPoint("after-fifo-write")
 	if err := os.Remove(fifo); err != nil {
 		return err
 	}
@@ -150,12 +151,14 @@ func (c *Container) Delete(o DeleteOptions) error {
 			return fmt.Errorf("container init %d did not die after SIGKILL", c.State.Pid)
 		}
 	}
+	CrashPoint("after-kill")
 	// Without a pid namespace of its own, the init's death does not take
 	// the rest of the container with it.
 	killCgroup(cg)
 	if err := cg.Destroy(); err != nil {
 		return fmt.Errorf("remove cgroup: %w", err)
 	}
+	CrashPoint("after-cgroup-destroy")
 	if h := c.State.Config.Hooks; h != nil {
 		state := c.OCI().State
 		state.Status = Stopped
@@ -168,12 +171,22 @@ func (c *Container) Delete(o DeleteOptions) error {
 }
 
 // RemoveDebris removes a state dir that holds no state (a create killed
-// before it wrote any): `delete --force` of such an id succeeds.
+// before it wrote any): `delete --force` of such an id succeeds. It takes
+// the container's lock, so a create in progress (which holds it) is
+// waited for and then has state.
 func RemoveDebris(root, id string) error {
 	dir, err := containerDir(root, id)
 	if err != nil {
 		return err
 	}
+	c := &Container{dir: dir}
+	if err := c.lockDir(); err != nil {
+		if errors.Is(err, ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer c.Close()
 	if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
 		return fmt.Errorf("container %q has state; delete it normally", id)
 	}

@@ -169,7 +169,7 @@ func (c *Container) Status() specs.ContainerState {
 	if !c.initAlive() {
 		return Stopped
 	}
-	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
+	if fifo, err := os.Stat(filepath.Join(c.dir, fifoName)); err == nil && c.initHolds(fifo) {
 		return Created
 	}
 	if cg, err := cgroups.Load(c.State.Cgroup); err == nil {
@@ -178,6 +178,24 @@ func (c *Container) Status() specs.ContainerState {
 		}
 	}
 	return Running
+}
+
+// initHolds reports whether the init still has f open. The init closes
+// the exec fifo once `start` wrote to it; a fifo left behind by a start
+// that was killed before removing it does not make a running container
+// "created". When the init's fds cannot be read it is assumed to.
+func (c *Container) initHolds(f os.FileInfo) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", c.State.Pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return true
+	}
+	for _, e := range ents {
+		if fi, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && os.SameFile(fi, f) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Container) initAlive() bool {
