@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/atomicfile"
 	"github.com/tirith-project/tirith/internal/image/store"
 	"github.com/tirith-project/tirith/internal/runtime"
 )
@@ -199,24 +200,7 @@ func (e *Engine) writeRecord(rec *Record) error {
 	if err != nil {
 		return err
 	}
-	p := e.metaPath(rec.ID)
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".meta.json.tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
+	return atomicfile.Write(e.metaPath(rec.ID), data, 0o600)
 }
 
 // update applies fn to the record under the container's lock.

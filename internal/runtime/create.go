@@ -16,6 +16,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/atomicfile"
 	"github.com/tirith-project/tirith/internal/cgroups"
 	"github.com/tirith-project/tirith/internal/hooks"
 	"github.com/tirith-project/tirith/internal/nsenter"
@@ -332,7 +333,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+	return atomicfile.Write(abs, []byte(strconv.Itoa(pid)), 0o644)
 }
 
 // abort undoes a failed create: kill whatever runs in the cgroup, then

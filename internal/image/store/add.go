@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/tirith-project/tirith/internal/atomicfile"
 	"github.com/tirith-project/tirith/internal/image/unpack"
 	"golang.org/x/sys/unix"
 )
@@ -175,7 +176,7 @@ func (s *Store) unpackLayer(ctx context.Context, blobHex, diffID string) error {
 		meta.Warnings = append(meta.Warnings, w.String())
 	}
 	mb, _ := json.Marshal(meta)
-	if err := writeFileAtomic(s.metaPath(diffHex), mb); err != nil {
+	if err := atomicfile.Write(s.metaPath(diffHex), mb, 0o600); err != nil {
 		return fmt.Errorf("unpack layer %s: %w", diffID, err)
 	}
 	// One syncfs instead of an fsync per file: the rename below must not

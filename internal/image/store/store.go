@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tirith-project/tirith/internal/atomicfile"
 	"github.com/tirith-project/tirith/internal/image/unpack"
 	"golang.org/x/sys/unix"
 )
@@ -121,38 +122,6 @@ func (s *Store) cleanTmp() error {
 	return nil
 }
 
-// writeFileAtomic writes data to path via a temp file in the same
-// directory: fsync, rename, fsync the directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return syncDir(dir)
-}
-
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -200,7 +169,7 @@ func (s *Store) writeIndex(idx *index) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(s.root, "index.json"), b); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.root, "index.json"), b, 0o600); err != nil {
 		return fmt.Errorf("write image index: %w", err)
 	}
 	return nil
