@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,19 +14,7 @@ func newStopCmd(g *Globals) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e := newEngine(g)
-			failed := false
-			for _, q := range args {
-				if err := e.Stop(q, time.Duration(seconds)*time.Second); err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "tirith: %v\n", err)
-					failed = true
-					continue
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), q)
-			}
-			if failed {
-				return &ExitError{Code: 1}
-			}
-			return nil
+			return eachContainer(cmd, args, func(q string) error { return e.Stop(q, time.Duration(seconds)*time.Second) })
 		},
 	}
 	dockerFlagErrors(cmd)
