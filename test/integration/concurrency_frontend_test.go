@@ -40,13 +40,17 @@ func (f *feEnv) parallel(n int, args func(i int) []string) []result {
 	return res
 }
 
-// 100 `run --rm` of distinct names, 25 at a time: every one runs and is
-// removed, each in its own container (its hostname, the short id, is
-// unique), and nothing is left: container dirs, mounts, idmapped layer
-// mounts, runtime state, cgroups, processes.
+// 100 `run --rm` of distinct names, 25 at a time (TIRITH_TEST_LONG=1:
+// 1000, 50 at a time): every one runs and is removed, each in its own
+// container (its hostname, the short id, is unique), and nothing is left:
+// container dirs, mounts, idmapped layer mounts, runtime state, cgroups,
+// processes.
 func TestFrontEndConcurrentRuns(t *testing.T) {
 	f := privateFE(t)
-	const batches, per = 4, 25
+	batches, per := 4, 25
+	if os.Getenv("TIRITH_TEST_LONG") == "1" {
+		batches, per = 20, 50
+	}
 	seen := map[string]bool{}
 	for b := range batches {
 		res := f.parallel(per, func(i int) []string {
@@ -64,7 +68,7 @@ func TestFrontEndConcurrentRuns(t *testing.T) {
 		}
 	}
 	if rows := f.rows(); len(rows) != 0 {
-		t.Fatalf("ps -a after 100 run --rm: %d containers: %+v", len(rows), rows)
+		t.Fatalf("ps -a after %d run --rm: %d containers: %+v", batches*per, len(rows), rows)
 	}
 	var ids []string
 	for id := range seen {
