@@ -3,8 +3,9 @@
 //
 //	go run ./bench            # full run (-n 50)
 //	go run ./bench -quick     # -n 10, fewer repetitions
+//	go run ./bench -frontend-only -n 10   # only tirith run vs podman run, printed
 //
-// It needs root, runc, crun and util-linux's unshare (it installs
+// It needs root, runc, crun and util-linux's unshare; podman is optional (it installs
 // nothing). It re-executes itself under `unshare --mount --propagation
 // private` and, in that private mount namespace, bind-mounts an empty file
 // over /sys/fs/cgroup/unified/cgroup.controllers: crun 1.8 refuses a hybrid
@@ -29,7 +30,13 @@
 //     (delete --force);
 //  6. where Tirith's time goes: a low-overhead strace timeline of
 //     `tirith run` (strace --seccomp-bpf, only the landmark syscalls), if
-//     strace is installed.
+//     strace is installed;
+//  7. the front ends: `tirith run --rm IMAGE /bin/true` against
+//     `podman run --rm --network none IMAGE /bin/true` on one image (the
+//     bundle's rootfs as a docker-archive, loaded into both), and
+//     `tirith run --rm tirith/demo`; podman is optional (the section says
+//     how to install it when it is missing), with a throw-away
+//     --root/--runroot/--tmpdir under the work dir (bench/podman.go).
 package main
 
 import (
@@ -55,7 +62,9 @@ type options struct {
 	keep    bool   // keep the work dir
 	profile bool   // strace profile of tirith
 	quick   bool
-	args    []string // the command line, for the report
+	// frontEndOnly runs only measurement 7 and prints it (no report file).
+	frontEndOnly bool
+	args         []string // the command line, for the report
 }
 
 func main() {
@@ -69,6 +78,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, bundle, state)")
 	flag.BoolVar(&o.profile, "profile", true, "profile tirith with strace (skipped if strace is missing)")
 	flag.BoolVar(&o.quick, "quick", false, "quick mode: -n 10, one repetition of the concurrency and syscall tests, 1e6 iterations")
+	flag.BoolVar(&o.frontEndOnly, "frontend-only", false, "run only the tirith run vs podman run section and print it (BENCHMARKS.md is not written)")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -33,6 +33,12 @@ func run(o *options) error {
 	}
 	logf("work dir %s", e.dir)
 	e.facts = append(e.facts, "load average at start: "+loadavg())
+	defer e.cleanupPodman(hostTraces())
+	if o.frontEndOnly {
+		fe := e.frontEnds(o)
+		fmt.Print(e.frontEndReport(o, fe))
+		return nil
+	}
 
 	lc, err := e.lifecycle(o)
 	if err != nil {
@@ -55,9 +61,10 @@ func run(o *options) error {
 		return err
 	}
 	prof := e.profile(o)
+	fe := e.frontEnds(o)
 	e.facts = append(e.facts, "load average at end: "+loadavg()+" (other work on the machine shows up as spread, not as bias: runtimes are interleaved)")
 
-	md := e.report(o, lc, scl, sc, lo, cc, prof, time.Since(start))
+	md := e.report(o, lc, scl, sc, lo, cc, prof, fe, time.Since(start))
 	fmt.Print(md)
 	if o.out != "" && o.out != "-" {
 		path := o.out
@@ -131,7 +138,7 @@ func verdict(v, bound, noise float64) string {
 }
 
 func (e *env) report(o *options, lc *lifecycle, scl samples, sc *syscallCost, lo map[string]leftover,
-	cc samples, prof *profileResult, took time.Duration) string {
+	cc samples, prof *profileResult, fe *frontEnd, took time.Duration) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	cmdline := "go run ./bench"
@@ -313,6 +320,7 @@ func (e *env) report(o *options, lc *lifecycle, scl samples, sc *syscallCost, lo
 		}
 	}
 	w("%s", analysis(L, lc.mem, prof))
+	w("\n%s", e.frontEndReport(o, fe))
 	return b.String()
 }
 
