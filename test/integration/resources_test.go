@@ -122,10 +122,11 @@ func TestCPUQuotaHalfACore(t *testing.T) {
 	u1, t1 := readInt(t, usage), time.Now()
 	share := float64(u1-u0) / float64(t1.Sub(t0).Nanoseconds())
 	t.Logf("busy loop used %.2f of one CPU under a 0.5 CPU quota", share)
-	// Loose bounds: the quota caps it near 0.5; without it, a busy loop
-	// takes a whole core.
-	if share > 0.7 || share < 0.2 {
-		t.Fatalf("CPU share %.2f, want about 0.5", share)
+	// The cap is what is tested: without the quota a busy loop takes a
+	// whole core. Below 0.5 only means other work on the machine got
+	// the CPU; the loop must still have run.
+	if share > 0.7 || share < 0.02 {
+		t.Fatalf("CPU share %.2f, want at most about 0.5", share)
 	}
 	e.ok("delete", "--force", id)
 	e.assertGone(id, b)
