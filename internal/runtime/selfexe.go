@@ -61,7 +61,26 @@ func sealedExe(root string) (string, error) {
 	if !sealed(target, &self) {
 		return "", fmt.Errorf("seal runtime binary: %s is not a read-only mount of the runtime", target)
 	}
+	dropOldSeals(dir, target)
 	return target, nil
+}
+
+// dropOldSeals detaches the mounts of binaries that no longer exist on
+// the host (replaced by an upgrade or a rebuild: their inode has no link
+// left). Another binary still in place may be in use by a concurrent
+// tirith, so it stays. MNT_DETACH is lazy: an init still running from an
+// old seal (a created, not yet started container) keeps it until it
+// execs.
+func dropOldSeals(dir, keep string) {
+	old, _ := filepath.Glob(filepath.Join(dir, "tirith-*"))
+	for _, p := range old {
+		var st unix.Stat_t
+		if p == keep || unix.Stat(p, &st) != nil || st.Nlink != 0 {
+			continue
+		}
+		_ = unix.Unmount(p, unix.MNT_DETACH)
+		_ = os.Remove(p)
+	}
 }
 
 // sealed reports whether target is self on a read-only mount.
