@@ -294,22 +294,10 @@ func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 // runc does, so the child (whose cwd is elsewhere) finds them.
 func absMountSources(s *specs.Spec, bundle string) {
 	for i, m := range s.Mounts {
-		if m.Source != "" && !filepath.IsAbs(m.Source) && isBindMount(m) {
+		if m.Source != "" && !filepath.IsAbs(m.Source) && (m.Type == "bind" || rootfs.ParseOptions(m.Options).Bind) {
 			s.Mounts[i].Source = filepath.Join(bundle, m.Source)
 		}
 	}
-}
-
-func isBindMount(m specs.Mount) bool {
-	if m.Type == "bind" {
-		return true
-	}
-	for _, o := range m.Options {
-		if o == "bind" || o == "rbind" {
-			return true
-		}
-	}
-	return false
 }
 
 func makeFifo(path string) (*os.File, error) {
@@ -340,8 +328,7 @@ func writePidFile(path string, pid int) error {
 // remove the cgroup and the state dir.
 func (c *Container) abort(cg *cgroups.Manager, pid int) {
 	if pid > 0 {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		waitExit(pid, 5*time.Second)
+		killPid(pid)
 	}
 	killCgroup(cg)
 	_ = cg.Destroy()

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/cgroups"
 	"github.com/tirith-project/tirith/internal/runtime/initproc"
@@ -107,7 +109,7 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 	switch m.Type {
 	case initproc.MsgReady:
 	case initproc.MsgError:
-		waitExit(p.pid, 5e9)
+		waitExit(p.pid, 5*time.Second)
 		return nil, errors.New(m.Error)
 	default:
 		killPid(p.pid)
@@ -118,7 +120,7 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 	// the process, not the runtime, behind the pid. A late failure
 	// (seccomp, execve) comes as an error message instead.
 	if err := p.conn.Recv(&m); err == nil && m.Type == initproc.MsgError {
-		waitExit(p.pid, 5e9)
+		waitExit(p.pid, 5*time.Second)
 		return nil, errors.New(m.Error)
 	}
 	if o.PidFile != "" {
@@ -135,9 +137,8 @@ var nsFile = map[specs.LinuxNamespaceType]string{
 	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
 }
 
+// killPid SIGKILLs pid and waits (a little) for it to be gone.
 func killPid(pid int) {
-	if p, err := os.FindProcess(pid); err == nil {
-		_ = p.Kill()
-	}
-	waitExit(pid, 5e9)
+	_ = unix.Kill(pid, unix.SIGKILL)
+	waitExit(pid, 5*time.Second)
 }

@@ -38,7 +38,7 @@ func Validate(s *specs.Spec) error {
 		if m.Destination == "" {
 			add(f+".destination", "required")
 		}
-		if m.Type == "" && !isBind(m.Options) {
+		if m.Type == "" && !rootfs.ParseOptions(m.Options).Bind {
 			add(f+".type", "required unless options contain bind or rbind")
 		}
 	}
@@ -88,15 +88,6 @@ func Validate(s *specs.Spec) error {
 		validateLinux(s, add)
 	}
 	return errors.Join(errs...)
-}
-
-func isBind(opts []string) bool {
-	for _, o := range opts {
-		if o == "bind" || o == "rbind" {
-			return true
-		}
-	}
-	return false
 }
 
 // checkVersion accepts every 1.x.y up to the spec version we build against.
