@@ -142,9 +142,7 @@ func TestBadInputDuplicateID(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle(nil, "sleep", "1000")
 	b2 := e.bundle(nil, "true")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("create", "--bundle", b, id)
+	id := e.created(b)
 	before := e.state(id)
 	msg := e.fails("create", "--bundle", b2, id)
 	if !strings.Contains(msg, "already exists") {
@@ -171,9 +169,7 @@ func TestBadInputStartTwiceAndStopped(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := e.bundle(nil, "sleep", "1000")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("create", "--bundle", b, id)
+	id := e.created(b)
 	e.ok("start", id)
 	if msg := e.fails("start", id); !strings.Contains(msg, "running") {
 		t.Errorf("second start: %q, want the running state named", msg)
@@ -209,9 +205,7 @@ func TestBadInputDelete(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := e.bundle(nil, "sleep", "1000")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("run", "--detach", "--bundle", b, id)
+	id := e.running(b)
 	pid := e.state(id).Pid
 	if msg := e.fails("delete", id); !strings.Contains(msg, "running") || !strings.Contains(msg, "--force") {
 		t.Errorf("delete of a running container: %q", msg)

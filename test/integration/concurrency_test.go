@@ -117,9 +117,7 @@ func TestConcurrentStartAndDelete(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := e.bundle(nil, "sleep", "1000")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("create", "--bundle", b, id)
+	id := e.created(b)
 	const n = 5
 	res := make([]result, n)
 	var wg sync.WaitGroup

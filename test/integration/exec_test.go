@@ -17,10 +17,7 @@ func (e *env) execContainer(mutate func(*specs.Spec)) (id, bundle string) {
 	e.t.Helper()
 	bundle = e.bundle(mutate, "sleep", "1000")
 	applets(e.t, bundle, "tty", "stty", "cut", "tr", "sort")
-	id = e.id()
-	e.cleanup(id)
-	e.ok("run", "--detach", "--bundle", bundle, id)
-	return id, bundle
+	return e.running(bundle), bundle
 }
 
 // statusField returns a field of /proc/PID/status text.
@@ -234,9 +231,7 @@ func TestExecCreatedAndStopped(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := e.bundle(nil, "sleep", "1000")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("create", "--bundle", b, id)
+	id := e.created(b)
 	if out := e.ok("exec", id, "echo", "in-created"); out != "in-created\n" {
 		t.Fatalf("exec in a created container: %q", out)
 	}

@@ -225,6 +225,26 @@ func (e *env) state(id string) specs.State {
 	return s
 }
 
+// created creates a container from bundle (its process waits for
+// start), removed when the test ends.
+func (e *env) created(bundle string) string {
+	e.t.Helper()
+	id := e.id()
+	e.cleanup(id)
+	e.ok("create", "--bundle", bundle, id)
+	return id
+}
+
+// running runs a container from bundle detached, removed when the test
+// ends.
+func (e *env) running(bundle string) string {
+	e.t.Helper()
+	id := e.id()
+	e.cleanup(id)
+	e.ok("run", "--detach", "--bundle", bundle, id)
+	return id
+}
+
 // cleanup registers a forced delete, so a failing test leaves nothing.
 func (e *env) cleanup(id string) {
 	e.t.Cleanup(func() {

@@ -202,9 +202,7 @@ func TestHooksLateFailures(t *testing.T) {
 			Poststop:  []specs.Hook{{Path: "/bin/false"}},
 		}
 	}, "sh", "-c", "touch /hooklog/ran; exec sleep 1000")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("create", "--bundle", b, id)
+	id := e.created(b)
 	e.ok("start", id)
 	waitFor(t, "payload to run", func() bool { _, err := os.Stat(filepath.Join(out, "ran")); return err == nil })
 	e.ok("delete", "--force", id)

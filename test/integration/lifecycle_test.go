@@ -60,9 +60,7 @@ func TestLifecycleCreateStartStateDelete(t *testing.T) {
 func TestDeleteCreatedNeedsForce(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle(nil, "true")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("create", "--bundle", b, id)
+	id := e.created(b)
 	e.fails("delete", id)
 	if st := e.state(id); st.Status != specs.StateCreated {
 		t.Fatalf("delete without --force changed a created container: %s", st.Status)
@@ -96,9 +94,7 @@ func TestRunExitCode(t *testing.T) {
 func TestListAndPs(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle(nil, "sh", "-c", "sleep 1000 & sleep 1000")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("run", "--detach", "--bundle", b, id)
+	id := e.running(b)
 	var list []specs.State
 	must(t, json.Unmarshal([]byte(e.ok("list", "--format", "json")), &list))
 	if len(list) != 1 || list[0].ID != id || list[0].Status != specs.StateRunning {

@@ -209,9 +209,7 @@ func TestMountPropagation(t *testing.T) {
 			specs.Mount{Destination: "/mnt/shared", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m", "shared"}},
 		)
 	}, "sleep", "100")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("run", "--detach", "--bundle", b, id)
+	id := e.running(b)
 	pid := strconv.Itoa(e.state(id).Pid)
 
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tirith-prop-event", filepath.Join(src, "sub")).CombinedOutput(); err != nil {

@@ -144,9 +144,7 @@ func TestProcessCapabilitySets(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := e.bundle(func(s *specs.Spec) { s.Process.Capabilities = testCaps }, "sh", "-c", `grep ^Cap /proc/self/status`)
-	id := e.id()
-	e.cleanup(id)
-	e.ok("create", "--bundle", b, id)
+	id := e.created(b)
 	status, err := os.ReadFile("/proc/" + strconv.Itoa(e.state(id).Pid) + "/status")
 	must(t, err)
 	for _, c := range []struct {

@@ -45,9 +45,7 @@ func TestForkBombIsCapped(t *testing.T) {
 	b := e.bundle(func(s *specs.Spec) {
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
 	}, "sh", "-c", "bomb() { bomb | bomb & }; bomb; sleep 1000")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("run", "--detach", "--bundle", b, id)
+	id := e.running(b)
 	// The bomb hits the limit: the kernel refuses forks beyond it.
 	waitFor(t, "refused forks", func() bool {
 		data, _ := os.ReadFile(filepath.Join(v1Path("pids", id), "pids.events"))
@@ -76,9 +74,7 @@ func TestMemoryHogIsOOMKilledInsideOnly(t *testing.T) {
 	b := e.bundle(func(s *specs.Spec) {
 		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &mem, Swap: &mem}
 	}, "sh", "-c", "sleep 0.3; dd if=/dev/zero of=/dev/null bs=200M count=1; sleep 1000")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("run", "--detach", "--bundle", b, id)
+	id := e.running(b)
 	// events reports the kill as it happens.
 	ev := e.tirithAsync("events", "--interval", "100ms", id)
 	waitFor(t, "an OOM kill", func() bool {
@@ -112,9 +108,7 @@ func TestCPUQuotaHalfACore(t *testing.T) {
 	b := e.bundle(func(s *specs.Spec) {
 		s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
 	}, "sh", "-c", "while :; do :; done")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("run", "--detach", "--bundle", b, id)
+	id := e.running(b)
 	usage := filepath.Join(v1Path("cpuacct", id), "cpuacct.usage")
 	time.Sleep(300 * time.Millisecond)
 	u0, t0 := readInt(t, usage), time.Now()
@@ -172,9 +166,7 @@ func TestPauseResumeAndUpdate(t *testing.T) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/out", Type: "bind", Source: out, Options: []string{"rbind", "rw"}})
 		delete(s.Annotations, landlock.Annotation) // /out is not among its writable paths
 	}, "sh", "-c", "i=0; while true; i=$((i+1)); do echo $i > /out/count; sleep 0.02; done")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("run", "--detach", "--bundle", b, id)
+	id := e.running(b)
 	count := func() int64 {
 		data, _ := os.ReadFile(filepath.Join(out, "count"))
 		n, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
@@ -224,9 +216,7 @@ func TestResourcesOnPureV2(t *testing.T) {
 	e := newEnv(t)
 	limit := int64(42)
 	b := e.bundle(func(s *specs.Spec) { s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit} }, "sleep", "1000")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("run", "--detach", "--bundle", b, id)
+	id := e.running(b)
 	if got := readInt(t, filepath.Join("/sys/fs/cgroup", cgroups.DefaultParent, id, "pids.max")); got != limit {
 		t.Fatalf("pids.max %d, want %d", got, limit)
 	}

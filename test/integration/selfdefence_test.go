@@ -19,9 +19,7 @@ import (
 func TestRuntimeBinaryCannotBeOverwrittenThroughProcExe(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle(nil, "true")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("create", "--bundle", b, id)
+	id := e.created(b)
 	pid := e.state(id).Pid
 	h, err := os.OpenFile(fmt.Sprintf("/proc/%d/exe", pid), unix.O_PATH, 0)
 	must(t, err)
@@ -50,9 +48,7 @@ func TestRuntimeBinaryCannotBeOverwrittenThroughProcExe(t *testing.T) {
 func TestCreatedInitIsNotDumpable(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle(nil, "true")
-	id := e.id()
-	e.cleanup(id)
-	e.ok("create", "--bundle", b, id)
+	id := e.created(b)
 	pid := e.state(id).Pid
 	// Host view: a non-dumpable process's /proc files belong to root
 	// and its status says so through the ptrace-protected files.
