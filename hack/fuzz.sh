@@ -40,8 +40,29 @@ for t in "${targets[@]}"; do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	corpus=${dir#"$PWD"/}/testdata/fuzz/$fn
 	before=$(ls "$corpus" 2>/dev/null || true)
-	if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "${secs}s" -fuzzminimizetime 1s "$pkg"; then
+	ok=0
+	for try in 1 2; do
+		out=$(mktemp)
+		if go test -run '^$' -fuzz "^${fn}\$" -fuzztime "${secs}s" -fuzzminimizetime 1s "$pkg" 2>&1 | tee "$out"; then
+			ok=1
+		fi
 		new=$(comm -13 <(printf '%s\n' "$before") <(ls "$corpus" 2>/dev/null || true) | grep . || true)
+		# Go's fuzzer sometimes fails its own run with "context deadline
+		# exceeded" when -fuzztime ends while a worker is busy with a new
+		# interesting input: no failing input is written, so there is
+		# nothing to reproduce. Run such a target once more; a real
+		# crasher always leaves its input.
+		timeout_only=0
+		if [ $ok = 0 ] && [ -z "$new" ] && grep -q 'context deadline exceeded' "$out" && ! grep -q 'Failing input written' "$out"; then
+			timeout_only=1
+		fi
+		rm -f "$out"
+		if [ $ok = 1 ] || [ $timeout_only = 0 ] || [ "$try" = 2 ]; then
+			break
+		fi
+		echo "fuzz: $fn: the fuzzer's own deadline expired (no failing input); running it again" >&2
+	done
+	if [ $ok = 0 ]; then
 		if [ -n "$new" ]; then
 			for f in $new; do
 				echo "fuzz: FAIL $pkg $fn: failing input $corpus/$f (reproduce: go test -run '^$fn/$f\$' $pkg; commit it as a seed)" >&2
