@@ -12,7 +12,8 @@ import (
 
 func newFrontRunCmd(g *Globals) *cobra.Command {
 	o := engine.Options{ReadOnly: true}
-	var entrypoint string
+	var entrypoint, pull string
+	var insecure []string
 	var pids int64
 	cmd := &cobra.Command{
 		Use:   "frontend-run [OPTIONS] IMAGE [COMMAND] [ARG...]",
@@ -30,6 +31,9 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 				o.PidsLimit = &pids
 			}
 			o.LookupEnv = os.LookupEnv
+			if err := pullForRun(cmd.Context(), g, o.Image, pull, insecure, cmd.ErrOrStderr()); err != nil {
+				return frontEndError(cmd, err)
+			}
 			return frontEndError(cmd, runImage(cmd, g, &o))
 		},
 	}
@@ -53,7 +57,7 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 	f.BoolVar(&o.ReadOnly, "read-only", true, "mount the root filesystem read-only (--read-only=false is a relaxation)")
 	f.StringArrayVar(&o.CapAdd, "cap-add", nil, "add a capability (relaxation)")
 	f.StringArrayVar(&o.CapDrop, "cap-drop", nil, "drop a capability")
-	f.StringArrayVar(&o.SecurityOpts, "security-opt", nil, "seccomp=FILE|unconfined, no-new-privileges=false, landlock=FILE|off, apparmor=PROFILE|unconfined, label=disable")
+	f.StringArrayVar(&o.SecurityOpts, "security-opt", nil, "seccomp=FILE|unconfined, no-new-privileges=false, landlock=FILE|off, apparmor=PROFILE|unconfined, label=disable, setgroups=deny")
 	f.BoolVar(&o.Privileged, "privileged", false, "drop walls 2, 3, 4 and 7 (relaxation; the user namespace stays)")
 	f.StringVar(&o.Userns, "userns", "auto", "auto: a private range of host ids (default); host: no user namespace (relaxation)")
 	f.StringVarP(&o.Memory, "memory", "m", "", "memory limit (default 512m; 0 for none, a relaxation)")
@@ -66,6 +70,8 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 	f.StringVar(&o.Network, "network", "none", "none (default: only loopback) or host (relaxation)")
 	f.StringArrayVar(&o.Secrets, "secret", nil, "a file on a tmpfs at /run/secrets: SRC[,target=NAME,mode=0400,uid=N,gid=N]")
 	f.StringArrayVar(&o.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD], e.g. nofile=1024:2048")
+	f.StringVar(&pull, "pull", "missing", "pull the image: missing (when not in the store), always, never")
+	f.StringArrayVar(&insecure, "insecure-registry", nil, "with --pull: allow plain http to this registry (HOST or HOST:PORT)")
 	// -h is --hostname, as in Docker; help stays --help.
 	cmd.Flags().BoolP("help", "", false, "help")
 	return cmd

@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tirith-project/tirith/internal/engine"
 	"github.com/tirith-project/tirith/internal/image/ref"
 	"github.com/tirith-project/tirith/internal/image/store"
 )
@@ -34,14 +37,9 @@ func newPullCmd(g *Globals) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			lp := newLayerProgress(out, quiet)
-			img, err := s.Pull(cmd.Context(), args[0], store.PullOptions{
-				InsecureRegistries: insecure,
-				Progress:           lp.fn(),
-			})
-			lp.finish()
+			img, err := pullImage(cmd.Context(), s, args[0], insecure, out, quiet)
 			if err != nil {
-				return pullError(err, r.Registry, insecure)
+				return err
 			}
 			if quiet {
 				fmt.Fprintln(out, r.String())
@@ -54,6 +52,56 @@ func newPullCmd(g *Globals) *cobra.Command {
 	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "allow plain http to this registry (HOST or HOST:PORT; repeatable)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image reference")
 	return cmd
+}
+
+// pullImage pulls name into s with progress on out: what `tirith pull`
+// and `tirith run --pull` share.
+func pullImage(ctx context.Context, s *store.Store, name string, insecure []string, out io.Writer, quiet bool) (*store.Image, error) {
+	r, err := ref.Parse(name)
+	if err != nil {
+		return nil, err
+	}
+	lp := newLayerProgress(out, quiet)
+	img, err := s.Pull(ctx, name, store.PullOptions{InsecureRegistries: insecure, Progress: lp.fn()})
+	lp.finish()
+	if err != nil {
+		return nil, pullError(err, r.Registry, insecure)
+	}
+	return img, nil
+}
+
+// pullForRun applies `tirith run --pull POLICY` (Docker's and podman's
+// flag): missing (the default) pulls an image the store lacks, always
+// pulls every time, never uses only the store. Progress goes to stderr:
+// stdout is the container's.
+func pullForRun(ctx context.Context, g *Globals, image, policy string, insecure []string, stderr io.Writer) error {
+	switch policy {
+	case "missing", "always":
+	case "never":
+		return nil
+	default:
+		return fmt.Errorf("--pull %q: want missing (the default), always or never", policy)
+	}
+	if engine.IsBuiltin(image) {
+		return nil // made from the binary itself; there is nothing to pull
+	}
+	s, err := store.Open(g.Storage)
+	if err != nil {
+		return err
+	}
+	if policy == "missing" {
+		_, err := s.Get(image)
+		if err == nil || !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		fmt.Fprintf(stderr, "Unable to find image '%s' locally\n", image)
+	}
+	img, err := pullImage(ctx, s, image, insecure, stderr, false)
+	if err != nil {
+		return fmt.Errorf("--pull %s: %w", policy, err)
+	}
+	fmt.Fprintf(stderr, "Pulled %s (%s)\n", image, img.ID)
+	return nil
 }
 
 // pullError adds what to do when a registry answered https with plain

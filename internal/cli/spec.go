@@ -14,20 +14,36 @@ import (
 )
 
 func newSpecCmd() *cobra.Command {
-	var bundle string
+	var bundle, userns string
 	var rootless bool
 	cmd := &cobra.Command{
-		Use:   "spec [--bundle DIR] [--rootless]",
+		Use:   "spec [--bundle DIR] [--rootless] [--userns auto|host]",
 		Short: "Write Tirith's hardened default config.json into a bundle",
-		Args:  cobra.NoArgs,
+		Long: "Write Tirith's hardened default config.json into a bundle: what the front end enforces.\n" +
+			"As root: a user namespace of the container's own with the rootfs idmapped into it,\n" +
+			"memory 512 MiB without swap, pids 1024. --userns host: no user namespace, and then only\n" +
+			"CAP_AUDIT_WRITE, CAP_KILL and CAP_NET_BIND_SERVICE. --rootless (the default for a normal\n" +
+			"user): your own uid as container root, setgroups denied, no cgroup limits but pids.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o := spec.BundleOptions{Rootless: rootless || os.Geteuid() != 0}
+			switch userns {
+			case "auto":
+			case "host":
+				if cmd.Flags().Changed("rootless") {
+					return errors.New("--rootless and --userns host exclude each other: a rootless container needs a user namespace")
+				}
+				o = spec.BundleOptions{HostIDs: true}
+			default:
+				return fmt.Errorf("--userns %q: want auto (the default: a user namespace of the container's own) or host", userns)
+			}
 			path := filepath.Join(bundle, spec.ConfigFile)
 			if _, err := os.Stat(path); err == nil {
 				return fmt.Errorf("file %s exists: remove it first", path)
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
-			data, err := json.MarshalIndent(spec.Default(rootless), "", "\t")
+			data, err := json.MarshalIndent(spec.ForBundle(o), "", "\t")
 			if err != nil {
 				return err
 			}
@@ -44,6 +60,7 @@ func newSpecCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&bundle, "bundle", "b", ".", "bundle directory to write config.json into")
-	cmd.Flags().BoolVar(&rootless, "rootless", false, "add a user namespace mapping container root to an unprivileged host range")
+	cmd.Flags().BoolVar(&rootless, "rootless", false, "for a normal user: map only your own uid, deny setgroups (the default when not root)")
+	cmd.Flags().StringVar(&userns, "userns", "auto", "auto: a user namespace with an unprivileged host range (default); host: none, three capabilities only")
 	return cmd
 }

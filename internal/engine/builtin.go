@@ -9,10 +9,10 @@ import (
 	"github.com/tirith-project/tirith/internal/image/store"
 )
 
-// isBuiltin says whether name refers to demo.BuiltinImage, the image
+// IsBuiltin says whether name refers to demo.BuiltinImage, the image
 // `tirith run` can run with no registry and no network (the tirith
 // binary and its libraries; its command is `/bin/tirith probe`).
-func isBuiltin(name string) bool {
+func IsBuiltin(name string) bool {
 	a, err1 := ref.Normalize(name)
 	b, err2 := ref.Normalize(demo.BuiltinImage)
 	return err1 == nil && err2 == nil && a == b
@@ -21,7 +21,7 @@ func isBuiltin(name string) bool {
 // resolveImage finds the image in the store; the built-in one is
 // (re)made from the running binary when missing or stale.
 func resolveImage(st *store.Store, name string) (*store.Image, error) {
-	if isBuiltin(name) {
+	if IsBuiltin(name) {
 		img, err := demo.EnsureBuiltin(st)
 		if err != nil {
 			return nil, fmt.Errorf("built-in image %s: %w", name, err)

@@ -89,6 +89,7 @@ func (e *Engine) Dir(id string) string { return filepath.Join(e.containersDir(),
 
 func (e *Engine) rootfs(id string) string    { return filepath.Join(e.Dir(id), "rootfs") }
 func (e *Engine) secrets(id string) string   { return filepath.Join(e.Dir(id), "secrets") }
+func (e *Engine) etc(id string) string       { return filepath.Join(e.Dir(id), "etc") }
 func (e *Engine) upper(id string) string     { return filepath.Join(e.Dir(id), "overlay", "upper") }
 func (e *Engine) work(id string) string      { return filepath.Join(e.Dir(id), "overlay", "work") }
 func (e *Engine) metaPath(id string) string  { return filepath.Join(e.Dir(id), "meta.json") }

@@ -342,6 +342,9 @@ func (e *Engine) inspectMounts(rec *Record, s *specs.Spec) ([]InspectMount, []In
 			if m.Source == e.secrets(rec.ID) && m.Destination == SecretsDir {
 				continue // listed by name below
 			}
+			if filepath.Dir(m.Source) == e.etc(rec.ID) {
+				continue // /etc/hosts and /etc/hostname: Tirith's own
+			}
 			var st unix.Stat_t
 			if unix.Stat(m.Source, &st) == nil && (st.Mode&unix.S_IFMT == unix.S_IFCHR || st.Mode&unix.S_IFMT == unix.S_IFBLK) {
 				devices = append(devices, InspectDevice{PathOnHost: m.Source, PathInContainer: m.Destination})

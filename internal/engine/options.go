@@ -5,13 +5,13 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/tirith-project/tirith/internal/spec"
 )
 
 // DefaultMemory is the memory limit of a front-end container without
-// --memory: enough for ordinary services and build steps, small enough
-// that one runaway container cannot push a small host into swap or the
-// global OOM killer (wall 6). Swap is capped to the same value (no swap).
-const DefaultMemory = 512 << 20
+// --memory: the hardened spec's (wall 6), swap capped to the same value.
+const DefaultMemory = spec.DefaultMemory
 
 // Options are `tirith run`'s flags, with Docker's meanings.
 type Options struct {

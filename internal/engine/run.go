@@ -110,13 +110,17 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 		return nil, err
 	}
 	runtime.CrashPoint("after-overlay")
-	built, err := BuildSpec(SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID)}, o)
+	built, err := BuildSpec(SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID), EtcSource: e.etc(rec.ID)}, o)
 	if err != nil {
 		return nil, err
 	}
 	if rec.IDBase != 0 {
 		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rec.IDBase, Size: RangeSize}}
 		built.Spec.Linux.UIDMappings, built.Spec.Linux.GIDMappings = m, m
+	}
+	// Before the mount targets: a file source gets a file target.
+	if err := writeEtc(e.etc(rec.ID), built.Spec.Hostname, o.Network == "host"); err != nil {
+		return nil, err
 	}
 	if err := makeMountTargets(e.rootfs(rec.ID), built.Spec.Mounts); err != nil {
 		return nil, err

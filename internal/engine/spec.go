@@ -20,6 +20,7 @@ import (
 
 	"github.com/tirith-project/tirith/internal/image/store"
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
+	"github.com/tirith-project/tirith/internal/network"
 	"github.com/tirith-project/tirith/internal/seccomp"
 	"github.com/tirith-project/tirith/internal/spec"
 )
@@ -42,6 +43,10 @@ type SpecInput struct {
 	// SecretsSource is the host dir (a tmpfs) holding this container's
 	// secrets; bound read-only onto /run/secrets when there are secrets.
 	SecretsSource string
+	// EtcSource, if set, is the host dir where the container's hosts and
+	// hostname files are written (writeEtc); they are bound read-only
+	// onto /etc/hosts and /etc/hostname.
+	EtcSource string
 }
 
 // Built is BuildSpec's result.
@@ -114,11 +119,19 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 	}
 	b.user = u
 	s.Process.User = specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids}
-	if len(u.AdditionalGids) > 0 {
-		// The image's user has supplementary groups (from its
-		// /etc/group): the init must be able to set them, so setgroups
-		// stays allowed in this container's user namespace.
-		delete(s.Annotations, spec.SetgroupsAnnotation)
+	// setgroups stays allowed by default: Tirith writes the gid map as
+	// root, so every group the container can take lies in its own range
+	// (see spec.SetgroupsAnnotation); su, setpriv --init-groups and
+	// nginx's workers need it. setgroups=deny asks for the deny anyway.
+	if sec.setgroupsDeny {
+		if !userns {
+			return nil, errors.New("--security-opt setgroups=deny: needs a user namespace (not --userns=host)")
+		}
+		s.Annotations[spec.SetgroupsAnnotation] = "deny"
+		if len(u.AdditionalGids) > 0 {
+			b.Warnings = append(b.Warnings, fmt.Sprintf("--security-opt setgroups=deny: user %s's supplementary groups %v are not set", userSpec, u.AdditionalGids))
+			s.Process.User.AdditionalGids = nil
+		}
 	}
 
 	hostname := in.ID
@@ -224,9 +237,11 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 		s.Linux.Seccomp = seccomp.Default(caps)
 	}
 
-	// Wall 5: network none (the default's empty netns) or host.
+	// Wall 5: network none (the default's empty netns, lo up as in
+	// Docker: 127.0.0.1 works) or host.
 	switch o.Network {
 	case "", "none":
+		s.Annotations[network.LoopbackAnnotation] = "up"
 	case "host":
 		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
 		relax(5, "--network host", "the host's network stack is shared (no network namespace)")
@@ -262,6 +277,16 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 		}
 		s.Mounts = append(s.Mounts, m)
 		rwPaths = append(rwPaths, m.Destination)
+	}
+	if in.EtcSource != "" {
+		// The names the container resolves without DNS: localhost and
+		// its own hostname (writeEtc), read-only like the rootfs.
+		for _, f := range []string{"hosts", "hostname"} {
+			s.Mounts = append(s.Mounts, specs.Mount{
+				Destination: "/etc/" + f, Type: "bind", Source: filepath.Join(in.EtcSource, f),
+				Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"},
+			})
+		}
 	}
 	for _, sv := range o.Secrets {
 		so, err := parseSecret(sv)
@@ -429,6 +454,7 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 type securityOpts struct {
 	seccomp, landlock, apparmor string
 	noNewPrivs, labelDisable    bool
+	setgroupsDeny               bool
 }
 
 func parseSecurityOpts(opts []string) (securityOpts, error) {
@@ -464,13 +490,18 @@ func parseSecurityOpts(opts []string) (securityOpts, error) {
 				return so, fmt.Errorf("--security-opt %q: want apparmor=PROFILE or apparmor=unconfined", o)
 			}
 			so.apparmor = v
+		case "setgroups":
+			if v != "deny" && v != "allow" {
+				return so, fmt.Errorf("--security-opt %q: want setgroups=deny or setgroups=allow (the default)", o)
+			}
+			so.setgroupsDeny = v == "deny"
 		case "label":
 			if v != "disable" {
 				return so, fmt.Errorf("--security-opt %q: only label=disable is supported (SELinux labels are not implemented yet)", o)
 			}
 			so.labelDisable = true
 		default:
-			return so, fmt.Errorf("--security-opt %q: unknown option (want seccomp, landlock, no-new-privileges, apparmor, label)", o)
+			return so, fmt.Errorf("--security-opt %q: unknown option (want seccomp, landlock, no-new-privileges, apparmor, label, setgroups)", o)
 		}
 	}
 	return so, nil
@@ -630,7 +661,9 @@ func parseTmpfs(t string) (specs.Mount, error) {
 	if !path.IsAbs(dst) || path.Clean(dst) == "/" {
 		return specs.Mount{}, fmt.Errorf("--tmpfs %q: %q must be an absolute container path other than /", t, dst)
 	}
-	o := []string{"nosuid", "nodev", "noexec", "mode=1777"}
+	// tmpcopyup, as podman: the tmpfs starts with the image's files
+	// there (a program's state dir keeps its owner and skeleton).
+	o := []string{"nosuid", "nodev", "noexec", "mode=1777", "tmpcopyup"}
 	sized := false
 	if opts != "" {
 		for _, x := range strings.Split(opts, ",") {

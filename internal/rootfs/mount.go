@@ -99,7 +99,11 @@ func (r *Root) Mount(m specs.Mount, mc MountContext) error {
 	if mc.MountLabel != "" && m.Type != "proc" && m.Type != "sysfs" && m.Type != "mqueue" {
 		data = joinData(data, fmt.Sprintf("context=%q", mc.MountLabel))
 	}
-	err = unix.Mount(m.Source, fdPath(target), m.Type, o.Flags, data)
+	flags := o.Flags
+	if o.CopyUp {
+		flags &^= unix.MS_RDONLY // filled first, then made read-only
+	}
+	err = unix.Mount(m.Source, fdPath(target), m.Type, flags, data)
 	if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) && mc.UserNS {
 		// sysfs can only be mounted by a user namespace that owns the
 		// network namespace; fall back to the host's /sys, read-only.
@@ -110,6 +114,24 @@ func (r *Root) Mount(m specs.Mount, mc MountContext) error {
 	}
 	if err != nil {
 		return fmt.Errorf("mount %s %q on %q: %w", m.Type, m.Source, dest, err)
+	}
+	if o.CopyUp && m.Type == "tmpfs" {
+		// target still names the image's directory beneath the new
+		// tmpfs; a fresh lookup lands on the tmpfs.
+		fresh, err := r.Open(dest)
+		if err != nil {
+			return fmt.Errorf("mount tmpfs on %q: %w", dest, err)
+		}
+		err = copyUp(target, fresh)
+		fresh.Close()
+		if err != nil {
+			return fmt.Errorf("mount tmpfs on %q: %w", dest, err)
+		}
+		if o.Flags&unix.MS_RDONLY != 0 {
+			if err := r.remount(dest, o.Flags); err != nil {
+				return err
+			}
+		}
 	}
 	return r.propagate(dest, o)
 }

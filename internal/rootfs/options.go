@@ -16,6 +16,9 @@ type Options struct {
 	Data        string
 	Bind        bool
 	Recursive   bool // rbind
+	// CopyUp (tmpcopyup) fills a new tmpfs with what the image has at
+	// its mount point (see copyUp).
+	CopyUp bool
 }
 
 var flagOptions = map[string]struct {
@@ -57,7 +60,10 @@ func ParseOptions(opts []string) Options {
 		case "rbind":
 			o.Bind, o.Recursive = true, true
 			continue
-		case "tmpcopyup", "defaults", "X-mount.mkdir":
+		case "tmpcopyup":
+			o.CopyUp = true
+			continue
+		case "defaults", "X-mount.mkdir":
 			continue
 		}
 		if f, ok := flagOptions[opt]; ok {

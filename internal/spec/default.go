@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
+	"github.com/tirith-project/tirith/internal/rootfs"
 	"github.com/tirith-project/tirith/internal/seccomp"
 )
 
@@ -49,9 +50,10 @@ var DefaultReadonlyPaths = []string{
 const DefaultPidsLimit = 1024
 
 // Default returns Tirith's hardened config.json: every wall that
-// config.json can express is up. rootless adds a user namespace mapping
-// container root to an unprivileged host range.
-func Default(rootless bool) *specs.Spec {
+// config.json can express is up. userns adds a user namespace mapping
+// container root to an unprivileged host range. It is the base the front
+// end builds on; ForBundle is what `tirith spec` writes.
+func Default(userns bool) *specs.Spec {
 	caps := append([]string(nil), DefaultCapabilities...)
 	pids := int64(DefaultPidsLimit)
 	s := &specs.Spec{
@@ -78,9 +80,11 @@ func Default(rootless bool) *specs.Spec {
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
 			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
 			// The root is read-only: scratch space is size-capped and
-			// can hold no executables, setuid files or devices.
-			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
-			{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "noexec", "nodev", "mode=755", "size=65536k"}},
+			// can hold no executables, setuid files or devices. It
+			// starts with what the image has there (tmpcopyup):
+			// /run/postgresql, /run/lock ... with their owners.
+			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k", "tmpcopyup"}},
+			{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "noexec", "nodev", "mode=755", "size=65536k", "tmpcopyup"}},
 		},
 		Linux: &specs.Linux{
 			Resources: &specs.LinuxResources{
@@ -101,8 +105,7 @@ func Default(rootless bool) *specs.Spec {
 	// mounts and /dev, run nothing it wrote, and reach no abstract socket
 	// outside.
 	s.Annotations = map[string]string{landlock.Annotation: DefaultLandlock().String()}
-	if rootless {
-		s.Annotations[SetgroupsAnnotation] = "deny"
+	if userns {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		host, size := unprivilegedRange()
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: host, Size: size}}
@@ -111,12 +114,72 @@ func Default(rootless bool) *specs.Spec {
 	return s
 }
 
+// DefaultMemory is the memory limit of Tirith's containers (wall 6), with
+// swap equal to it (no swap): enough for ordinary services, and a runaway
+// one is OOM-killed inside its cgroup instead of pressing on the host.
+const DefaultMemory = 512 << 20
+
+// HostCapabilities is the whole capability set of a container without a
+// user namespace: there container root's capabilities act on the host's
+// own files and processes, so it gets runc's three (`runc spec`) and
+// nothing that grants power over files (CHOWN, DAC_OVERRIDE, FOWNER,
+// SETUID ...).
+var HostCapabilities = []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+
+// BundleOptions choose what `tirith spec` writes.
+type BundleOptions struct {
+	// Rootless is for an unprivileged caller: the user namespace maps
+	// only the caller's own uid, and setgroups is denied (the kernel
+	// demands it before an unprivileged process may write a gid map).
+	Rootless bool
+	// HostIDs leaves the user namespace out: container root is host root,
+	// with HostCapabilities only.
+	HostIDs bool
+}
+
+// ForBundle returns the config.json `tirith spec` writes: what the front
+// end enforces. By default container root is an unprivileged host range
+// in a user namespace of its own, the rootfs is idmapped into it (so an
+// image owned by host root needs no chown), memory is 512 MiB without
+// swap and pids 1024.
+func ForBundle(o BundleOptions) *specs.Spec {
+	if o.HostIDs {
+		s := Default(false)
+		caps := append([]string(nil), HostCapabilities...)
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: append([]string(nil), caps...)}
+		s.Linux.Seccomp = seccomp.Default(caps)
+		setMemory(s)
+		return s
+	}
+	s := Default(true)
+	if o.Rootless {
+		// An unprivileged user can neither set cgroup limits without
+		// delegation nor make idmapped mounts: the map of its own uid
+		// makes its files root's inside.
+		s.Annotations[SetgroupsAnnotation] = "deny"
+		return s
+	}
+	s.Annotations[rootfs.IdmapAnnotation] = "true"
+	setMemory(s)
+	return s
+}
+
+func setMemory(s *specs.Spec) {
+	mem := int64(DefaultMemory)
+	swap := mem
+	s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &mem, Swap: &swap}
+}
+
 // SetgroupsAnnotation set to "deny" makes the runtime write "deny" to the
 // new user namespace's /proc/PID/setgroups before its gid map: no
 // process in the container can then drop supplementary groups, which
 // would let it slip past files whose group is denied access (the
 // negative-permission trap setgroups(2) opens in a user namespace).
-// The container's additionalGids must then be empty.
+// The kernel requires it only where an unprivileged process writes its
+// own gid map (its host groups would follow it in); when root writes the
+// map, every gid the container can hold lies in its own range, so
+// setgroups stays allowed (privilege-dropping programs need it) unless
+// this asks otherwise. The container's additionalGids must then be empty.
 const SetgroupsAnnotation = "io.github.tirith.setgroups"
 
 // SetgroupsDenied reports whether s asks for setgroups to be denied.

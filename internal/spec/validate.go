@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
+	"github.com/tirith-project/tirith/internal/network"
 	"github.com/tirith-project/tirith/internal/rootfs"
 )
 
@@ -80,6 +81,15 @@ func Validate(s *specs.Spec) error {
 			add(fmt.Sprintf("annotations[%q]", SetgroupsAnnotation), "needs a new user namespace")
 		case v == "deny" && s.Process != nil && len(s.Process.User.AdditionalGids) > 0:
 			add("process.user.additionalGids", "cannot be set when setgroups is denied (%s)", SetgroupsAnnotation)
+		}
+	}
+	if v, ok := s.Annotations[network.LoopbackAnnotation]; ok {
+		switch {
+		case v != "up":
+			add(fmt.Sprintf("annotations[%q]", network.LoopbackAnnotation), "must be \"up\", got %q", v)
+		case s.Linux == nil || !hasNetNS(s.Linux):
+			// Without one, lo would be the host's.
+			add(fmt.Sprintf("annotations[%q]", network.LoopbackAnnotation), "needs a network namespace")
 		}
 	}
 	if s.Linux == nil {
@@ -310,4 +320,13 @@ func checkSysctl(key string, ns map[specs.LinuxNamespaceType]bool) error {
 		return errors.New("not namespaced: it would change the host")
 	}
 	return nil
+}
+
+func hasNetNS(l *specs.Linux) bool {
+	for _, n := range l.Namespaces {
+		if n.Type == specs.NetworkNamespace {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,10 +119,16 @@ func TestCLISpec(t *testing.T) {
 	if s.Version != specs.Version || s.Root == nil || s.Root.Path != "rootfs" || s.Process == nil {
 		t.Fatalf("spec wrote %+v", s)
 	}
-	for _, n := range s.Linux.Namespaces {
-		if n.Type == specs.UserNamespace {
-			t.Errorf("spec without --rootless has a user namespace")
-		}
+	// What the front end enforces: a user namespace of its own with the
+	// rootfs idmapped, setgroups allowed, memory without swap, pids.
+	if !hasUserNS(&s) || len(s.Linux.UIDMappings) != 1 || s.Linux.UIDMappings[0].HostID == 0 {
+		t.Errorf("spec: namespaces %v uid maps %v, want a user namespace mapping root elsewhere", s.Linux.Namespaces, s.Linux.UIDMappings)
+	}
+	if s.Annotations["io.github.tirith.rootfs-idmap"] != "true" || s.Annotations["io.github.tirith.setgroups"] != "" {
+		t.Errorf("spec annotations %v: want the rootfs idmapped and setgroups allowed", s.Annotations)
+	}
+	if r := s.Linux.Resources; r.Memory == nil || *r.Memory.Limit != 512<<20 || *r.Memory.Swap != 512<<20 || r.Pids == nil || r.Pids.Limit == nil || *r.Pids.Limit != 1024 {
+		t.Errorf("spec resources %+v, want memory 512 MiB = memory+swap, pids 1024", r)
 	}
 	// Refuses to overwrite, in the cwd or with --bundle.
 	if r := e.tirithIn(b, nil, "spec"); r.code == 0 || !strings.Contains(r.stderr, "exists") {
@@ -133,15 +140,44 @@ func TestCLISpec(t *testing.T) {
 	if after, _ := os.ReadFile(path); string(after) != string(data) {
 		t.Fatalf("refused spec changed config.json")
 	}
-	// As written, with only a terminal turned off, run accepts it.
+	// As written, with only a terminal turned off, run accepts it: the
+	// rootfs (owned by host root) shows as root's inside, and container
+	// root is the mapped range on the host.
 	s.Process.Terminal = false
+	s.Process.Args = []string{"sh", "-c", "stat -c %u /bin/busybox; cat /proc/self/uid_map"}
 	writeSpec(t, b, &s)
 	id := e.id()
 	e.cleanup(id)
-	if r := e.tirithIn(b, nil, "run", id); r.code != 0 {
+	r := e.tirithIn(b, nil, "run", id)
+	if r.code != 0 {
 		t.Fatalf("run of spec's config: exit %d: %s", r.code, r.stderr)
 	}
+	if f := strings.Fields(r.stdout); len(f) != 4 || f[0] != "0" || f[1] != "0" || f[2] == "0" {
+		t.Fatalf("spec's container: busybox owner, uid_map = %q; want 0 and a map of 0 to a non-root host uid", r.stdout)
+	}
 	e.assertGone(id, b)
+
+	// --userns host: container root is host root, so it keeps only
+	// runc's three capabilities and cannot chown (runc spec's rule).
+	h := e.bundle(nil)
+	must(t, os.Remove(filepath.Join(h, "config.json")))
+	e.ok("spec", "--userns", "host", "--bundle", h)
+	var hs specs.Spec
+	data, err = os.ReadFile(filepath.Join(h, "config.json"))
+	must(t, err)
+	must(t, json.Unmarshal(data, &hs))
+	if hasUserNS(&hs) || !slices.Equal(hs.Process.Capabilities.Bounding, []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}) {
+		t.Fatalf("spec --userns host: namespaces %v, bounding %v", hs.Linux.Namespaces, hs.Process.Capabilities.Bounding)
+	}
+	hs.Process.Terminal = false
+	hs.Process.Args = []string{"sh", "-c", "touch /tmp/f && chown 1234 /tmp/f; echo rc=$?"}
+	writeSpec(t, h, &hs)
+	hid := e.id()
+	e.cleanup(hid)
+	if out := e.ok("run", "--bundle", h, hid); !strings.Contains(out, "rc=1") {
+		t.Fatalf("chown as root of a --userns host spec: %q, want it refused", out)
+	}
+	e.assertGone(hid, h)
 
 	// --rootless: a user namespace with mappings.
 	d := t.TempDir()
@@ -150,11 +186,10 @@ func TestCLISpec(t *testing.T) {
 	must(t, err)
 	var rs specs.Spec
 	must(t, json.Unmarshal(data, &rs))
-	hasUser := false
-	for _, n := range rs.Linux.Namespaces {
-		hasUser = hasUser || n.Type == specs.UserNamespace
+	if rs.Annotations["io.github.tirith.setgroups"] != "deny" {
+		t.Errorf("spec --rootless: setgroups not denied (the kernel requires it of an unprivileged map writer)")
 	}
-	if !hasUser || len(rs.Linux.UIDMappings) == 0 || len(rs.Linux.GIDMappings) == 0 {
+	if !hasUserNS(&rs) || len(rs.Linux.UIDMappings) == 0 || len(rs.Linux.GIDMappings) == 0 {
 		t.Fatalf("spec --rootless: namespaces %v uid %v gid %v", rs.Linux.Namespaces, rs.Linux.UIDMappings, rs.Linux.GIDMappings)
 	}
 	for _, m := range rs.Linux.UIDMappings {
@@ -162,6 +197,15 @@ func TestCLISpec(t *testing.T) {
 			t.Errorf("spec --rootless maps container root to host root: %+v", m)
 		}
 	}
+}
+
+func hasUserNS(s *specs.Spec) bool {
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == specs.UserNamespace {
+			return true
+		}
+	}
+	return false
 }
 
 // --log FILE --log-format json: a failing command writes runc's JSON log

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,8 +46,23 @@ func TestMain(m *testing.M) {
 	}
 	busybox, _ = exec.LookPath("busybox")
 	code := m.Run()
+	for _, f := range exitFuncs {
+		f()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// exitFuncs run after every test, for what tests share (image stores).
+var (
+	exitMu    sync.Mutex
+	exitFuncs []func()
+)
+
+func atExit(f func()) {
+	exitMu.Lock()
+	exitFuncs = append(exitFuncs, f)
+	exitMu.Unlock()
 }
 
 func build(out, pkg string, env []string) error {

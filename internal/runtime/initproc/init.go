@@ -13,6 +13,7 @@ import (
 	"github.com/tirith-project/tirith/internal/caps"
 	"github.com/tirith-project/tirith/internal/hooks"
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
+	"github.com/tirith-project/tirith/internal/network"
 	"github.com/tirith-project/tirith/internal/nsenter"
 	"github.com/tirith-project/tirith/internal/rootfs"
 )
@@ -144,6 +145,13 @@ func containerInit(c *Config, conn *Conn) error {
 	}
 	if err := writeSysctls(s.Linux.Sysctl); err != nil {
 		return err
+	}
+	if s.Annotations[network.LoopbackAnnotation] == "up" {
+		// Asked for by the front end (Docker's behaviour); the OCI
+		// runtime otherwise leaves networking to the spec's owner.
+		if err := network.LoopbackUp(); err != nil {
+			return fmt.Errorf("wall 5 (namespaces): annotations[%q]: %w", network.LoopbackAnnotation, err)
+		}
 	}
 	if s.Root.Readonly {
 		if err := rootfs.ReadonlyRoot(); err != nil {

@@ -1,0 +1,269 @@
+package integration
+
+// The real-image tier: programs nobody here wrote, from Debian's own
+// packages, run under the front end's defaults (every wall up; no flag that
+// relaxes one). The image is built with mmdebstrap from the package mirror
+// apt uses, cached outside the repository keyed by what it contains, and
+// imported once per test binary.
+//
+// Each test was also run by hand under podman 4.3 (Debian's) with the same
+// image (`podman import` of the same tar) and the same command, and passes
+// there too; the podman command is in the test's comment.
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// debianPackages is the real-image tier's package list (the issue's).
+var debianPackages = []string{"nginx-light", "postgresql-15", "python3-minimal", "procps", "curl"}
+
+const debianSuite = "bookworm"
+
+var (
+	debOnce    sync.Once
+	debStorage string
+	debErr     error
+)
+
+// debianImageName is the name the tier's image is imported under.
+const debianImageName = "tirith-test/debian:bookworm"
+
+// debianTar returns the rootfs tarball: $TIRITH_TEST_DEBIAN_TAR, or the
+// cache under /var/cache/tirith-test, built with mmdebstrap if missing.
+func debianTar() (string, error) {
+	if p := os.Getenv("TIRITH_TEST_DEBIAN_TAR"); p != "" {
+		return p, nil
+	}
+	key := sha256.Sum256([]byte(debianSuite + " minbase " + strings.Join(debianPackages, ",")))
+	dir := "/var/cache/tirith-test"
+	tarPath := filepath.Join(dir, "debian-"+hex.EncodeToString(key[:6])+".tar")
+	if _, err := os.Stat(tarPath); err == nil {
+		return tarPath, nil
+	}
+	if _, err := exec.LookPath("mmdebstrap"); err != nil {
+		return "", fmt.Errorf("the real-image tier needs mmdebstrap to build its Debian image (apt-get install mmdebstrap; .ci/run does), or TIRITH_TEST_DEBIAN_TAR=PATH")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	// One build at a time across test binaries.
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(tarPath); err == nil {
+		return tarPath, nil
+	}
+	tmp := tarPath + ".tmp.tar"
+	cmd := exec.Command("mmdebstrap", "--quiet", "--variant=minbase", "--include="+strings.Join(debianPackages, ","), debianSuite, tmp)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("mmdebstrap: %v\n%s", err, out)
+	}
+	return tarPath, os.Rename(tmp, tarPath)
+}
+
+// newDebian is a front-end environment whose image is the Debian one.
+func newDebian(t *testing.T) *feEnv {
+	t.Helper()
+	e := newEnv(t)
+	debOnce.Do(func() {
+		tarPath, err := debianTar()
+		if err != nil {
+			debErr = err
+			return
+		}
+		if debStorage, debErr = os.MkdirTemp("", "tirith-it-debian-"); debErr != nil {
+			return
+		}
+		atExit(func() { os.RemoveAll(debStorage) })
+		// The containers' mapped root must traverse to their rootfs.
+		if debErr = os.Chmod(debStorage, 0o711); debErr != nil {
+			return
+		}
+		out, err := exec.Command(tirithBin, "--storage", debStorage, "import", tarPath, debianImageName).CombinedOutput()
+		if err != nil {
+			debErr = fmt.Errorf("tirith import %s: %v\n%s", tarPath, err, out)
+		}
+	})
+	if debErr != nil {
+		t.Fatal(debErr)
+	}
+	return &feEnv{env: e, storage: debStorage, image: debianImageName}
+}
+
+// detached runs the image detached under name with flags and a command.
+func (f *feEnv) detached(name string, flags []string, cmd ...string) {
+	f.t.Helper()
+	f.cleanupFE(name)
+	args := append(append([]string{"run", "-d", "--name", name}, flags...), f.image)
+	f.feOK(append(args, cmd...)...)
+}
+
+// eventually retries exec in container name until it exits 0 (a server
+// starting up), and returns its stdout.
+func (f *feEnv) eventually(name string, cmd ...string) string {
+	f.t.Helper()
+	var r result
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if r = f.fe(append([]string{"exec", name}, cmd...)...); r.code == 0 {
+			return r.stdout
+		}
+		if row := f.row(name); row != nil && row.Status != "running" {
+			break
+		}
+	}
+	logs := f.fe("logs", name)
+	f.t.Fatalf("exec %v never succeeded: exit %d\nstdout: %s\nstderr: %s\ncontainer logs:\n%s%s", cmd, r.code, r.stdout, r.stderr, logs.stdout, logs.stderr)
+	return ""
+}
+
+// nginx from Debian serves its default page on loopback, its workers
+// running as www-data (initgroups needs setgroups). Its state and log
+// dirs are tmpfs: the rootfs is read-only (wall 7), as with Docker's
+// --read-only.
+// podman run -d --name ng --read-only --tmpfs /var/lib/nginx --tmpfs /var/log/nginx deb nginx -g 'daemon off;'
+// && podman exec ng curl -sf http://127.0.0.1/
+func TestRealImageNginx(t *testing.T) {
+	f := newDebian(t)
+	n := f.name()
+	f.detached(n, []string{"--tmpfs", "/var/lib/nginx", "--tmpfs", "/var/log/nginx"}, "nginx", "-g", "daemon off;")
+	page := f.eventually(n, "curl", "-sf", "http://127.0.0.1/")
+	if !strings.Contains(page, "Welcome to nginx") {
+		t.Fatalf("nginx page:\n%s", page)
+	}
+	users := f.feOK("exec", n, "ps", "-o", "user=", "-C", "nginx").stdout
+	if !strings.Contains(users, "www-data") || !strings.Contains(users, "root") {
+		t.Fatalf("nginx processes' users (want a root master and www-data workers):\n%s", users)
+	}
+	f.feOK("stop", n)
+	f.feOK("rm", n)
+}
+
+// postgres: initdb, start, and a query over 127.0.0.1 (lo must be up),
+// all as the image's postgres user.
+// podman run -d --name pg -u postgres --read-only --tmpfs /var/lib/postgresql deb sh -c '...same...'
+// && podman exec -u postgres pg psql -h 127.0.0.1 -Atc 'select 6*7'
+func TestRealImagePostgres(t *testing.T) {
+	f := newDebian(t)
+	n := f.name()
+	const bin = "/usr/lib/postgresql/15/bin"
+	f.detached(n, []string{"-u", "postgres", "--tmpfs", "/var/lib/postgresql:size=256m"}, "sh", "-c",
+		bin+"/initdb -D /var/lib/postgresql/data >/dev/null && exec "+bin+"/postgres -D /var/lib/postgresql/data -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp")
+	if got := strings.TrimSpace(f.eventually(n, "psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "select 6*7")); got != "42" {
+		t.Fatalf("select 6*7 = %q", got)
+	}
+	// exec -u: a second user's session through the same server.
+	if got := strings.TrimSpace(f.feOK("exec", "-u", "postgres", n, "psql", "-h", "127.0.0.1", "-Atc", "select current_user").stdout); got != "postgres" {
+		t.Fatalf("current_user = %q", got)
+	}
+	f.feOK("stop", n)
+	f.feOK("rm", n)
+}
+
+// su and setpriv --init-groups drop to www-data: both call setgroups.
+// podman run --rm deb sh -c 'su -s /bin/sh www-data -c id; setpriv ... id'
+func TestRealImagePrivilegeDrop(t *testing.T) {
+	f := newDebian(t)
+	out := f.runOut(nil, "sh", "-c", "su -s /bin/sh www-data -c id && setpriv --reuid=www-data --regid=www-data --init-groups id")
+	want := "uid=33(www-data) gid=33(www-data) groups=33(www-data)"
+	if strings.Count(out, want) != 2 {
+		t.Fatalf("want %q twice (su, then setpriv):\n%s", want, out)
+	}
+}
+
+// A TCP server and client on 127.0.0.1, and the names the container
+// resolves without DNS.
+// podman run --rm --network none deb python3 -c '...same...'
+func TestRealImageLoopbackTCP(t *testing.T) {
+	f := newDebian(t)
+	const prog = `
+import socket, threading
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+def serve():
+    c, _ = srv.accept(); c.sendall(c.recv(100).upper()); c.close()
+threading.Thread(target=serve).start()
+cl = socket.create_connection(srv.getsockname()); cl.sendall(b"ping"); print(cl.recv(100).decode())
+print(socket.gethostbyname("localhost"), socket.gethostbyname(socket.gethostname()))
+`
+	out := f.runOut([]string{"--hostname", "webapp"}, "python3", "-c", prog)
+	if !strings.Contains(out, "PING") {
+		t.Fatalf("no reply over 127.0.0.1:\n%s", out)
+	}
+	if !strings.Contains(out, "127.0.0.1 127.0.1.1") {
+		t.Fatalf("localhost and the hostname should resolve to 127.0.0.1 and 127.0.1.1:\n%s", out)
+	}
+}
+
+// A script on a read-only volume execs its helper beside it (Landlock
+// lets programs from the image and read-only volumes run).
+// podman run --rm -v DIR:/app:ro deb /app/entry.sh
+func TestRealImageVolumeScript(t *testing.T) {
+	f := newDebian(t)
+	dir, err := os.MkdirTemp("", "tirith-it-app-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.Chmod(dir, 0o755))
+	must(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "entry.sh"), []byte("#!/bin/sh\nexec /app/bin/helper \"$@\"\n"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "bin", "helper"), []byte("#!/bin/sh\necho \"helper ran with $*\"\n"), 0o755))
+	out := f.runOut([]string{"-v", dir + ":/app:ro"}, "/app/entry.sh", "x", "y")
+	if strings.TrimSpace(out) != "helper ran with x y" {
+		t.Fatalf("entry.sh output: %q", out)
+	}
+}
+
+// exec -u www-data into a running container; ps sees only the
+// container's own processes.
+// podman run -d --name x deb sleep 300 && podman exec -u www-data x id -un
+func TestRealImageExecUser(t *testing.T) {
+	f := newDebian(t)
+	n := f.name()
+	f.detached(n, nil, "sleep", "300")
+	if got := strings.TrimSpace(f.feOK("exec", "-u", "www-data", n, "id", "-un").stdout); got != "www-data" {
+		t.Fatalf("exec -u www-data: id -un = %q", got)
+	}
+	ps := f.feOK("exec", n, "ps", "-eo", "pid=,comm=").stdout
+	lines := strings.Split(strings.TrimSpace(ps), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "1 sleep") {
+		t.Fatalf("ps in the container should show sleep as pid 1 and ps itself:\n%s", ps)
+	}
+	f.feOK("rm", "-f", n)
+}
+
+// stop -t 3 of a program that ignores SIGTERM: SIGKILL after 3 s, and the
+// exit code is 137 as Docker reports it.
+// podman run -d --name s deb sh -c 'trap "" TERM; while :; do sleep 1; done' && podman stop -t 3 s
+func TestRealImageStopIgnoresTERM(t *testing.T) {
+	f := newDebian(t)
+	n := f.name()
+	f.detached(n, nil, "python3", "-c", "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(300)")
+	// The handler is in place once it says so.
+	for i := 0; !strings.Contains(f.fe("logs", n).stdout, "ready"); i++ {
+		if i == 150 {
+			t.Fatal("the program never said ready")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	f.feOK("stop", "-t", "3", n)
+	row := f.row(n)
+	if row == nil || row.Status == "running" || row.ExitCode != 137 {
+		t.Fatalf("after stop -t 3: %+v, want exited with 137 (SIGKILL)", row)
+	}
+	f.feOK("rm", n)
+}
