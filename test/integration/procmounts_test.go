@@ -9,6 +9,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/tirith-project/tirith/internal/testutil"
 )
 
 // Mounts onto /proc and a cwd outside the root. A bind mount onto a
@@ -184,4 +186,31 @@ func TestProcessCwdOutsideRoot(t *testing.T) {
 		e.ok("delete", "--force", id)
 		e.assertGone(id, b)
 	})
+}
+
+// The front end's -v goes through the same check: refused with Docker's
+// 125, naming the destination, and nothing of the container is left.
+func TestFrontendVolumeUnderProcRefused(t *testing.T) {
+	t.Parallel()
+	f := newFE(t)
+	dir := t.TempDir()
+	testutil.OpenToAll(t, dir) // the container's mapped root must reach it
+	host := filepath.Join(dir, "host-file")
+	must(t, os.WriteFile(host, []byte("host\n"), 0o666))
+	n := f.name()
+	f.cleanupFE(n)
+	r := f.fe("run", "--rm", "--name", n, "-v", host+":/proc/sys/kernel/hostname", f.image, "sh", "-c", "echo pwned > /proc/sys/kernel/hostname")
+	if r.code != 125 || !strings.Contains(r.stderr, `destination "/proc/sys/kernel/hostname": mounts under /proc are refused`) {
+		t.Errorf("run -v onto a sysctl: exit %d, stderr %q; want 125 naming the destination", r.code, r.stderr)
+	}
+	t.Logf("refused: %s", strings.TrimSpace(r.stderr))
+	if data, _ := os.ReadFile(host); string(data) != "host\n" {
+		t.Errorf("the container wrote the host file: %q", data)
+	}
+	if row := f.row(n); row != nil {
+		t.Errorf("refused container still listed: %+v", *row)
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), n) {
+		t.Errorf("mounts of %s left behind", n)
+	}
 }
