@@ -125,6 +125,34 @@ func namesFrontEndContainer(e *engine.Engine, q string) bool {
 	return err != nil
 }
 
+// frontEndAnnotation marks the front end's commands (images, containers,
+// system prune) apart from the OCI verbs.
+const frontEndAnnotation = "tirith.frontend"
+
+func markFrontEnd(cmd *cobra.Command) {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[frontEndAnnotation] = "true"
+	for _, c := range cmd.Commands() {
+		markFrontEnd(c)
+	}
+}
+
+// frontEndNeedsRoot refuses a front-end command run by a non-root user,
+// up front: until rootless mode exists the store, the overlay mounts and
+// the containers all need root, and without this the user would meet a
+// lock or mkdir "permission denied" half-way (or a store made where one
+// could be made, and then a chown failing while unpacking). Exit 125, as
+// for Tirith's other own errors.
+func frontEndNeedsRoot(cmd *cobra.Command) error {
+	if cmd.Annotations[frontEndAnnotation] == "" || os.Geteuid() == 0 {
+		return nil
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s: the front end needs root for now (rootless mode is not implemented): run it as root, e.g. with sudo\n", cmd.CommandPath())
+	return &ExitError{Code: engine.ExitTirith}
+}
+
 func newEngine(g *Globals) *engine.Engine {
 	return &engine.Engine{Storage: g.Storage, Root: g.Root}
 }

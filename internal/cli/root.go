@@ -43,6 +43,10 @@ func NewRootCmd(name string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// Before anything (a --log file included) is created.
+			if err := frontEndNeedsRoot(cmd); err != nil {
+				return err
+			}
 			return setupLogging(g)
 		},
 	}
@@ -61,10 +65,15 @@ func NewRootCmd(name string) *cobra.Command {
 		newDeleteCmd(g), newListCmd(g), newPsCmd(g), newSpecCmd(), newExecCmd(g),
 		newFeaturesCmd(), newDemoCmd(), newProbeCmd(), NewSeccompCmd(),
 		newPauseCmd(g), newResumeCmd(g), newUpdateCmd(g), newEventsCmd(g),
+	)
+	frontEnd := append(newFrontEndCmds(g),
 		newPullCmd(g), newLoadCmd(g), newImportCmd(g), newImagesCmd(g), newRmiCmd(g), newInspectCmd(g),
 		newSystemCmd(g),
 	)
-	root.AddCommand(newFrontEndCmds(g)...)
+	for _, c := range frontEnd {
+		markFrontEnd(c)
+	}
+	root.AddCommand(frontEnd...)
 	return root
 }
 

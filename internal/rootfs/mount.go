@@ -84,6 +84,12 @@ func (r *Root) Mount(m specs.Mount, mc MountContext) error {
 	if dest == "/" {
 		return fmt.Errorf("mount %q: destination cannot be the root itself", m.Destination)
 	}
+	// Checked by spec validation too; here again, and below on where the
+	// destination resolves, since symlinks in the rootfs may lead into
+	// /proc.
+	if err := CheckProcDestination(dest, m.Type, o.Bind); err != nil {
+		return fmt.Errorf("mount on %q: %w", dest, err)
+	}
 	switch {
 	case o.Bind:
 		return r.bindMount(m, o, dest)
@@ -95,6 +101,9 @@ func (r *Root) Mount(m specs.Mount, mc MountContext) error {
 		return fmt.Errorf("mount %s on %q: create target: %w", m.Type, dest, err)
 	}
 	defer target.Close()
+	if _, err := r.checkTarget(dest, target, m.Type, false); err != nil {
+		return err
+	}
 	data := o.Data
 	if mc.MountLabel != "" && m.Type != "proc" && m.Type != "sysfs" && m.Type != "mqueue" {
 		data = joinData(data, fmt.Sprintf("context=%q", mc.MountLabel))
@@ -158,6 +167,15 @@ func (r *Root) bindMount(m specs.Mount, o Options, dest string) error {
 		return fmt.Errorf("bind mount %q on %q: create target: %w", m.Source, dest, err)
 	}
 	defer target.Close()
+	resolved, err := r.checkTarget(dest, target, m.Type, true)
+	if err != nil {
+		return err
+	}
+	if resolved == "/proc" {
+		if err := checkProcSource(m.Source); err != nil {
+			return err
+		}
+	}
 	flags := uintptr(unix.MS_BIND)
 	if o.Recursive {
 		flags |= unix.MS_REC
@@ -229,6 +247,9 @@ func (r *Root) mountCgroup(dest string, o Options, mc MountContext) error {
 		return fmt.Errorf("mount cgroup on %q: %w", dest, err)
 	}
 	defer target.Close()
+	if _, err := r.checkTarget(dest, target, "cgroup", false); err != nil {
+		return err
+	}
 	if unified, ok := mc.CgroupPaths[""]; ok && len(mc.CgroupPaths) == 1 {
 		if mc.CgroupNS {
 			if err := unix.Mount("cgroup2", fdPath(target), "cgroup2", flags, ""); err != nil {

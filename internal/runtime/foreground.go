@@ -93,9 +93,9 @@ func (r *ConsoleReceiver) Close() {
 }
 
 // Attach receives the master and copies I/O until the master closes. Our
-// own terminal, if any, goes raw meanwhile; call the returned restore
-// when the process has exited.
-func (r *ConsoleReceiver) Attach() (restore func(), err error) {
+// own terminal, if any, goes raw meanwhile; call the returned func when
+// the process has exited.
+func (r *ConsoleReceiver) Attach() (func(), error) {
 	conn, _, err := unix.Accept4(r.ln, unix.SOCK_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("accept", err)
@@ -116,13 +116,16 @@ func (r *ConsoleReceiver) Attach() (restore func(), err error) {
 		return nil, errors.New("console socket: no pty master received")
 	}
 	master := os.NewFile(uintptr(fds[0]), "pty-master")
-	restore = func() {}
+	// Not a named result: the closure returned below calls restoreTerm,
+	// and a named result would be that closure itself on return (it
+	// recursed until the stack overflowed when the process exited).
+	restoreTerm := func() {}
 	if term.IsTerminal(int(os.Stdin.Fd())) {
 		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
 			_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
 		}
 		if old, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
-			restore = func() { _ = term.Restore(int(os.Stdin.Fd()), old) }
+			restoreTerm = func() { _ = term.Restore(int(os.Stdin.Fd()), old) }
 		}
 	}
 	go func() { _, _ = io.Copy(master, os.Stdin) }()
@@ -139,6 +142,6 @@ func (r *ConsoleReceiver) Attach() (restore func(), err error) {
 		case <-time.After(2 * time.Second):
 		}
 		master.Close()
-		restore()
+		restoreTerm()
 	}, nil
 }

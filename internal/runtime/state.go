@@ -226,6 +226,24 @@ type OCIState struct {
 	Owner   string    `json:"owner"`
 }
 
+// MarshalJSON writes the state as runc does, in its field order and with
+// "pid" always there: 0 when there is no process (creating before the
+// init's pid is known, stopped). specs.State omits a zero pid, and
+// clients such as containerd's go-runc decode it into an int.
+func (s OCIState) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Version     string               `json:"ociVersion"`
+		ID          string               `json:"id"`
+		Pid         int                  `json:"pid"`
+		Status      specs.ContainerState `json:"status"`
+		Bundle      string               `json:"bundle"`
+		Rootfs      string               `json:"rootfs"`
+		Created     time.Time            `json:"created"`
+		Annotations map[string]string    `json:"annotations,omitempty"`
+		Owner       string               `json:"owner"`
+	}{s.Version, s.ID, s.Pid, s.Status, s.Bundle, s.Rootfs, s.Created, s.Annotations, s.Owner})
+}
+
 // OCI returns the container's runtime-spec state.
 func (c *Container) OCI() OCIState {
 	st := c.Status()

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -69,6 +70,14 @@ func TestValidateNamesTheField(t *testing.T) {
 			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "bin/x"}}}
 		}, "hooks.poststop[0].path"},
 		{"mount without type", func(s *specs.Spec) { s.Mounts[0].Type = "" }, "mounts[0].type"},
+		{"bind onto a sysctl", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/sys/kernel/x", Source: "/tmp/x", Options: []string{"bind"}})
+		}, fmt.Sprintf(`mounts[%d].destination "/proc/sys/kernel/x": mounts under /proc are refused`, len(Default(false).Mounts))},
+		{"tmpfs at /proc", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/", Type: "tmpfs", Source: "tmpfs"})
+		}, `destination "/proc/": only a proc mount`},
+		{"cwd under /proc", func(s *specs.Spec) { s.Process.Cwd = "/proc/self/fd/3" }, `process.cwd: "/proc/self/fd/3" is under /proc`},
+		{"cwd climbing into /proc", func(s *specs.Spec) { s.Process.Cwd = "/tmp/../proc/1/cwd" }, "process.cwd"},
 		{"bad landlock annotation", func(s *specs.Spec) {
 			s.Annotations["io.github.tirith.landlock"] = `{"readWrite":["tmp"]}`
 		}, `annotations["io.github.tirith.landlock"]`},
@@ -81,6 +90,20 @@ func TestValidateNamesTheField(t *testing.T) {
 				t.Fatalf("err %v, want one naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A proc mount at /proc and binds onto the lxcfs files are fine.
+func TestValidateProcMountsAllowed(t *testing.T) {
+	s := Default(false)
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/proc/uptime", Source: "/var/lib/lxcfs/proc/uptime", Options: []string{"bind"}},
+		specs.Mount{Destination: "/proc/sys/kernel/ns_last_pid", Type: "bind", Source: "/tmp/x", Options: []string{"rbind"}},
+		specs.Mount{Destination: "/mnt/proc", Type: "proc", Source: "proc"},
+	)
+	s.Process.Cwd = "/proc"
+	if err := Validate(s); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -39,8 +39,14 @@ func Validate(s *specs.Spec) error {
 		if m.Destination == "" {
 			add(f+".destination", "required")
 		}
-		if m.Type == "" && !rootfs.ParseOptions(m.Options).Bind {
+		bind := rootfs.ParseOptions(m.Options).Bind
+		if m.Type == "" && !bind {
 			add(f+".type", "required unless options contain bind or rbind")
+		}
+		if m.Destination != "" {
+			if err := rootfs.CheckProcDestination(filepath.Clean("/"+m.Destination), m.Type, bind); err != nil {
+				add(fmt.Sprintf("%s.destination %q", f, m.Destination), "%v", err)
+			}
 		}
 	}
 	if s.Hooks != nil {
@@ -157,6 +163,10 @@ func validateProcess(p *specs.Process, f string, add func(string, string, ...any
 	}
 	if p.Cwd == "" || !filepath.IsAbs(p.Cwd) {
 		add(f+".cwd", "must be an absolute path, got %q", p.Cwd)
+	} else if strings.HasPrefix(filepath.Clean(p.Cwd), "/proc/") {
+		// /proc/self/fd/N and /proc/PID/cwd lead wherever an open
+		// fd or another process is: possibly outside the container.
+		add(f+".cwd", "%q is under /proc, whose links may lead outside the container's root", p.Cwd)
 	}
 	for i, e := range p.Env {
 		if !strings.Contains(e, "=") {

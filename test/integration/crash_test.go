@@ -475,3 +475,54 @@ func TestSystemPrune(t *testing.T) {
 	f.feOK("rm", "-f", by)
 	f.assertStoreClean(byID[:12])
 }
+
+// A container without a process (a create killed before the init's pid
+// was saved, or a stopped container) has "pid": 0 in state and list
+// --format json, as runc prints it: clients (containerd's go-runc, runc's
+// own types) parse an integer and treat a missing pid as a broken state.
+func TestStatePidWithoutProcess(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle(nil, "true")
+	pidOf := func(what, js string) {
+		t.Helper()
+		var s map[string]any
+		must(t, json.Unmarshal([]byte(js), &s))
+		if pid, ok := s["pid"].(float64); !ok || pid != 0 {
+			t.Errorf("%s: \"pid\" is %#v, want the integer 0:\n%s", what, s["pid"], js)
+		}
+	}
+	listed := func(id string) string {
+		t.Helper()
+		var states []json.RawMessage
+		must(t, json.Unmarshal([]byte(e.ok("list", "--format", "json")), &states))
+		for _, s := range states {
+			var v struct{ ID string }
+			must(t, json.Unmarshal(s, &v))
+			if v.ID == id {
+				return string(s)
+			}
+		}
+		t.Fatalf("list does not show %s", id)
+		return ""
+	}
+	id := e.id()
+	e.cleanup(id)
+	e.crashed("after-state-saved", "create", "--bundle", b, id)
+	if st := e.state(id).Status; st != runtime.Creating {
+		t.Fatalf("state after the crash: %s, want creating", st)
+	}
+	pidOf("state of a creating container", e.ok("state", id))
+	pidOf("list of a creating container", listed(id))
+	e.ok("delete", "--force", id)
+	e.assertGone(id, b)
+
+	id = e.id()
+	e.cleanup(id)
+	e.ok("create", "--bundle", b, id)
+	e.ok("start", id)
+	waitFor(t, "the container to stop", func() bool { return e.state(id).Status == runtime.Stopped })
+	pidOf("state of a stopped container", e.ok("state", id))
+	pidOf("list of a stopped container", listed(id))
+	e.ok("delete", id)
+	e.assertGone(id, b)
+}

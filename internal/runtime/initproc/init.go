@@ -78,9 +78,9 @@ func containerInit(c *Config, conn *Conn) error {
 		return fmt.Errorf("wall 7 (filesystem): %w", err)
 	}
 	mc := rootfs.MountContext{CgroupPaths: c.CgroupPaths, CgroupNS: c.CgroupNS, UserNS: c.UserNS, MountLabel: s.Linux.MountLabel}
-	for _, m := range s.Mounts {
+	for i, m := range s.Mounts {
 		if err := root.Mount(m, mc); err != nil {
-			return fmt.Errorf("wall 7 (filesystem): %w", err)
+			return fmt.Errorf("wall 7 (filesystem): mounts[%d]: %w", i, err)
 		}
 	}
 	if needsDevSetup(s.Mounts) {
@@ -238,8 +238,8 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 	}
 	// The cwd is resolved now, inside the container's root: nothing of
 	// the host's can be reached through it (CVE-2024-21626).
-	if err := unix.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("process.cwd %q: %w", p.Cwd, err)
+	if err := chdirInRoot(p.Cwd); err != nil {
+		return err
 	}
 	// No fd of the runtime's may reach the payload (CVE-2024-21626):
 	// everything above stdio and the preserved fds closes on exec. Done
@@ -264,8 +264,8 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 	if err := caps.Apply(p.Capabilities, p.User, c.Setgroups); err != nil {
 		return fmt.Errorf("wall 2 (privileges): %w", err)
 	}
-	if err := unix.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("process.cwd %q as uid %d: %w", p.Cwd, p.User.UID, err)
+	if err := chdirInRoot(p.Cwd); err != nil {
+		return fmt.Errorf("as uid %d: %w", p.User.UID, err)
 	}
 	unix.Umask(umask(p.User.Umask))
 	if p.NoNewPrivileges {
@@ -309,6 +309,21 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 	}
 	if err := unix.Exec(path, p.Args, env); err != nil {
 		return fmt.Errorf("exec %q: %w", p.Args[0], err)
+	}
+	return nil
+}
+
+// chdirInRoot changes to cwd and checks that it lies inside our root. A
+// symlink in the rootfs to /proc/self/fd/N (an fd of ours to a host
+// directory, such as one passed with --preserve-fds) would otherwise
+// leave the payload's cwd on the host; the kernel's getcwd then reports
+// the path as "(unreachable)...", which Getwd refuses.
+func chdirInRoot(cwd string) error {
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("process.cwd %q: %w", cwd, err)
+	}
+	if _, err := unix.Getwd(); err != nil {
+		return fmt.Errorf("process.cwd %q: resolves outside the container's root (getcwd: %w)", cwd, err)
 	}
 	return nil
 }
