@@ -271,3 +271,27 @@ func TestRealImageStopIgnoresTERM(t *testing.T) {
 	}
 	f.feOK("rm", n)
 }
+
+// An interactive bash through a pseudo-terminal: job control and line
+// editing need a real tty, the exit code comes back and --rm removes it.
+// podman run --rm -it deb bash (in tmux: echo, then exit 3; podman exits 3)
+func TestRealImageInteractiveBash(t *testing.T) {
+	f := newDebian(t)
+	n := f.name()
+	f.cleanupFE(n)
+	p := f.ptyStart("tirith", 30, 90, "--storage", f.storage, "run", "--rm", "-it", "--name", n, f.image, "bash")
+	p.expect("# ")
+	p.send("tty; stty size; echo sum=$((6*7))\r")
+	p.expect("sum=42")
+	out := p.output()
+	if !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "30 90") {
+		t.Fatalf("bash should see a pty of 30x90:\n%s", p.shown())
+	}
+	p.send("exit 3\r")
+	if code := p.wait(); code != 3 {
+		t.Fatalf("tirith exit code %d, want 3 (bash's):\n%s", code, p.shown())
+	}
+	if row := f.row(n); row != nil {
+		t.Fatalf("run --rm -it: container still listed: %+v", *row)
+	}
+}
