@@ -59,7 +59,7 @@ func TestLandlockDefaultRefusesWritableMounts(t *testing.T) {
 	testutil.OpenToAll(t, rw)
 	must(t, os.Chmod(rw, 0o777))
 	script := `for d in /tmp /run /dev/shm /dev /data2 /scratch /scratch-exec; do
-		cat /bin/busybox > $d/busybox && chmod 755 $d/busybox || { echo "$d: copy failed"; continue; }
+		rm -f $d/busybox; cat /bin/busybox > $d/busybox && chmod 755 $d/busybox || { echo "$d: copy failed"; continue; }
 		out=$($d/busybox true 2>&1); echo "$d: $? $out"
 	done`
 	flags := []string{"-v", rw + ":/data2", "--tmpfs", "/scratch", "--tmpfs", "/scratch-exec:exec"}
@@ -86,6 +86,19 @@ func TestLandlockDefaultRefusesWritableMounts(t *testing.T) {
 			t.Errorf("landlock=off: exec from exec-mounted %s: %q, want it to run (exit 0)", d, off[d])
 		}
 	}
+	t.Run("as a non-root user", func(t *testing.T) {
+		// The policy is then expanded without capabilities.
+		f := f.sub(t)
+		got := results(f.runOut(append(flags, "--user", "app"), "sh", "-c", script+"; /app/busybox true; echo \"/app: $?\""))
+		for _, d := range []string{"/data2", "/scratch-exec"} {
+			if !refused(got[d]) {
+				t.Errorf("exec from %s: %q, want 126 Permission denied", d, got[d])
+			}
+		}
+		if strings.TrimSpace(got["/app"]) != "0" {
+			t.Errorf("image program /app/busybox: %q, want it to run", got["/app"])
+		}
+	})
 	t.Run("read-only=false keeps writable mounts non-executable", func(t *testing.T) {
 		f := f.sub(t)
 		got := results(f.runOut(append(flags, "--read-only=false"), "sh", "-c", script))
