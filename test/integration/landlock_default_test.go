@@ -29,6 +29,12 @@ func TestLandlockDefaultRunsImageAndVolumePrograms(t *testing.T) {
 			t.Errorf("output %q, want %q", out, "helper-ran arg\n")
 		}
 	})
+	t.Run("read-only volume beneath a writable mount", func(t *testing.T) {
+		f := f.sub(t)
+		if out := f.runOut([]string{"-v", vol + ":/tmp/app:ro"}, "sh", "-c", "/tmp/app/bin/helper beneath-tmp"); out != "helper-ran beneath-tmp\n" {
+			t.Errorf("output %q", out)
+		}
+	})
 	t.Run("program in an unusual image directory, from a shell", func(t *testing.T) {
 		f := f.sub(t)
 		if out := f.runOut(nil, "sh", "-c", "/app/busybox echo unusual-dir-ok"); out != "unusual-dir-ok\n" {
