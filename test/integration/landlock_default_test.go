@@ -13,12 +13,8 @@ import (
 // The front end's default Landlock policy (wall 4) runs every program the
 // image or a read-only volume holds, wherever it lies.
 func TestLandlockDefaultRunsImageAndVolumePrograms(t *testing.T) {
-	if landlock.ABI() == 0 {
-		t.Skip("kernel without Landlock (not in /sys/kernel/security/lsm)")
-	}
-	f := newFE(t)
-	vol := t.TempDir()
-	testutil.OpenToAll(t, vol)
+	f := newLandlockFE(t)
+	vol := hostDir(t)
 	must(t, os.MkdirAll(filepath.Join(vol, "bin"), 0o755))
 	must(t, os.WriteFile(filepath.Join(vol, "entry.sh"), []byte("#!/bin/sh\nexec /app/bin/helper \"$@\"\n"), 0o755))
 	must(t, os.WriteFile(filepath.Join(vol, "bin", "helper"), []byte("#!/bin/sh\necho helper-ran \"$@\"\n"), 0o755))
@@ -57,12 +53,8 @@ func TestLandlockDefaultRunsImageAndVolumePrograms(t *testing.T) {
 // exec and the volume too, so there it is Landlock that refuses: with
 // landlock=off the same copies run, so the test can fail.
 func TestLandlockDefaultRefusesWritableMounts(t *testing.T) {
-	if landlock.ABI() == 0 {
-		t.Skip("kernel without Landlock (not in /sys/kernel/security/lsm)")
-	}
-	f := newFE(t)
-	rw := t.TempDir()
-	testutil.OpenToAll(t, rw)
+	f := newLandlockFE(t)
+	rw := hostDir(t)
 	must(t, os.Chmod(rw, 0o777))
 	script := `for d in /tmp /run /dev/shm /dev /data2 /scratch /scratch-exec; do
 		rm -f $d/busybox; cat /bin/busybox > $d/busybox && chmod 755 $d/busybox || { echo "$d: copy failed"; continue; }
@@ -120,12 +112,8 @@ func TestLandlockDefaultRefusesWritableMounts(t *testing.T) {
 // error says so and names the noExecute path, not only "permission
 // denied".
 func TestLandlockDefaultExecRefusalNamesThePolicy(t *testing.T) {
-	if landlock.ABI() == 0 {
-		t.Skip("kernel without Landlock (not in /sys/kernel/security/lsm)")
-	}
-	f := newFE(t)
-	rw := t.TempDir()
-	testutil.OpenToAll(t, rw)
+	f := newLandlockFE(t)
+	rw := hostDir(t)
 	copyFile(t, busybox, filepath.Join(rw, "busybox"))
 	must(t, os.Chmod(filepath.Join(rw, "busybox"), 0o755))
 	r := f.fe("run", "--rm", "-v", rw+":/data2", f.image, "/data2/busybox", "true")
@@ -137,4 +125,21 @@ func TestLandlockDefaultExecRefusalNamesThePolicy(t *testing.T) {
 	if r := f.fe("run", "--rm", "-v", rw+":/data2", "--security-opt", "landlock=off", f.image, "/data2/busybox", "echo", "ran"); r.code != 0 || r.stdout != "ran\n" {
 		t.Fatalf("landlock=off: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
+}
+
+// newLandlockFE is newFE for a test that needs Landlock in the kernel.
+func newLandlockFE(t *testing.T) *feEnv {
+	t.Helper()
+	if landlock.ABI() == 0 {
+		t.Skip("kernel without Landlock (not in /sys/kernel/security/lsm)")
+	}
+	return newFE(t)
+}
+
+// hostDir is a host directory for a volume, reachable by the container's
+// mapped ids.
+func hostDir(t *testing.T) string {
+	d := t.TempDir()
+	testutil.OpenToAll(t, d)
+	return d
 }
