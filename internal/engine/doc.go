@@ -17,9 +17,9 @@
 //   - wall 2: spec.DefaultCapabilities for root, no effective or permitted
 //     capabilities for a non-root USER; no_new_privs.
 //   - wall 3: the Tirith seccomp allowlist, recomputed for the final caps.
-//   - wall 4: the Landlock policy of spec.DefaultLandlock, plus the
-//     directory of the image's program when it lies outside the default
-//     program directories, and rw volume / tmpfs destinations.
+//   - wall 4: the Landlock policy of spec.DefaultLandlock with noExecute
+//     recomputed from the mounts (executeSplit): everything executable
+//     but every mount not mounted ro; rw volumes and --tmpfs writable.
 //   - wall 5: every namespace; network "none" (an empty netns: only lo).
 //   - wall 6: memory DefaultMemory with swap = memory (no swap), pids
 //     spec.DefaultPidsLimit, device allowlist.

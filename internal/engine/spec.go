@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -420,21 +419,16 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 		relax(4, "--security-opt landlock="+sec.landlock, "a custom Landlock policy replaces Tirith's default")
 	default:
 		p := spec.DefaultLandlock()
-		// The program must be executable: add its directory when the
-		// image keeps it somewhere unusual (/app, /srv ...).
-		for _, d := range programDirs(in.Rootfs, args[0], s.Process.Cwd, env) {
-			if !under(d, p.Execute) {
-				p.Execute = append(p.Execute, d)
-			}
-		}
 		if !o.ReadOnly {
 			rwPaths = append(rwPaths, "/")
+			relax(4, "--read-only=false", "programs the container writes into the image's directories can be executed (writable mounts still cannot)")
 		}
 		for _, d := range rwPaths {
 			if !under(d, p.ReadWrite) {
 				p.ReadWrite = append(p.ReadWrite, d)
 			}
 		}
+		p.Execute, p.NoExecute = executeSplit(s.Mounts)
 		s.Annotations[landlock.Annotation] = p.String()
 	}
 	if sec.apparmor != "" {
@@ -757,53 +751,27 @@ var rlimitNames = map[string]bool{
 	"RLIMIT_RTTIME": true, "RLIMIT_SIGPENDING": true, "RLIMIT_STACK": true,
 }
 
-// programDirs returns the directories (inside the container) that hold
-// the program args0 as the runtime will find it: the PATH entry, and
-// the directory of the file it resolves to through symlinks.
-func programDirs(rootfs, args0, cwd string, env []string) []string {
-	var candidates []string
-	if strings.Contains(args0, "/") {
-		p := args0
-		if !path.IsAbs(p) {
-			p = path.Join(cwd, p)
-		}
-		candidates = []string{path.Clean(p)}
-	} else {
-		pathVar := strings.TrimPrefix(defaultPath, "PATH=")
-		for _, e := range env {
-			if v, ok := strings.CutPrefix(e, "PATH="); ok {
-				pathVar = v
-			}
-		}
-		for _, d := range strings.Split(pathVar, ":") {
-			if path.IsAbs(d) {
-				candidates = append(candidates, path.Join(d, args0))
-			}
+// executeSplit is the default policy's execute/noExecute pair for these
+// mounts: everything, minus every mount the container can write (each
+// mount not marked "ro": the scratch tmpfs, /dev, rw volumes, --tmpfs),
+// plus the read-only volumes that lie beneath one of those (their files
+// cannot be written, so they may run). Landlock expands it against the
+// container's real mounts when it applies the policy.
+func executeSplit(mounts []specs.Mount) (execute, noExecute []string) {
+	execute = []string{"/"}
+	for _, m := range mounts {
+		if !slices.Contains(m.Options, "ro") && !under(path.Clean(m.Destination), noExecute) {
+			noExecute = slices.DeleteFunc(noExecute, func(d string) bool { return under(d, []string{path.Clean(m.Destination)}) })
+			noExecute = append(noExecute, path.Clean(m.Destination))
 		}
 	}
-	for _, c := range candidates {
-		real, err := securejoin.SecureJoin(rootfs, c)
-		if err != nil {
-			continue
+	for _, m := range mounts {
+		d := path.Clean(m.Destination)
+		if m.Type == "bind" && slices.Contains(m.Options, "ro") && !slices.Contains(m.Options, "noexec") && under(d, noExecute) {
+			execute = append(execute, d)
 		}
-		st, err := os.Stat(real)
-		if err != nil || !st.Mode().IsRegular() {
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			continue
-		}
-		rel, err := filepath.Rel(rootfs, real)
-		if err != nil {
-			continue
-		}
-		out := []string{path.Dir(c)}
-		if r := path.Dir("/" + filepath.ToSlash(rel)); r != out[0] {
-			out = append(out, r)
-		}
-		return out
 	}
-	return nil
+	return execute, noExecute
 }
 
 // under says whether p is one of dirs or beneath one.

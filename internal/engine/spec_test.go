@@ -89,17 +89,56 @@ func TestEntrypointCmdDockerRules(t *testing.T) {
 
 func ptr(s string) *string { return &s }
 
-func TestProgramDirAddedToLandlock(t *testing.T) {
-	b := build(t, store.Config{Entrypoint: []string{"/app/server"}}, Options{})
-	p, err := landlock.Parse(b.Spec.Annotations[landlock.Annotation])
+// The default Landlock policy executes everything but the writable
+// mounts: the spec's scratch tmpfs and /dev, rw volumes, --tmpfs; a
+// read-only volume beneath a writable mount may run again.
+func TestDefaultLandlockExecutesAllButWritableMounts(t *testing.T) {
+	host := t.TempDir()
+	o := Options{
+		Volumes: []string{host + ":/data", host + ":/srv:ro", host + ":/tmp/app:ro"},
+		Tmpfs:   []string{"/scratch:exec", "/srv/cache"},
+	}
+	policy := func(b *Built) *landlock.Policy {
+		t.Helper()
+		p, err := landlock.Parse(b.Spec.Annotations[landlock.Annotation])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := policy(build(t, store.Config{Entrypoint: []string{"/app/server"}}, o))
+	if want := []string{"/", "/tmp/app"}; !slices.Equal(p.Execute, want) {
+		t.Errorf("execute %q, want %q", p.Execute, want)
+	}
+	for _, d := range []string{"/tmp", "/run", "/dev", "/data", "/scratch", "/srv/cache"} {
+		if !slices.Contains(p.NoExecute, d) {
+			t.Errorf("noExecute %q lacks writable mount %s", p.NoExecute, d)
+		}
+	}
+	for _, d := range []string{"/srv", "/tmp/app", "/sys", "/dev/shm"} {
+		if slices.Contains(p.NoExecute, d) {
+			t.Errorf("noExecute %q has %s (read-only, or beneath another noExecute path)", p.NoExecute, d)
+		}
+	}
+	for _, d := range []string{"/data", "/scratch", "/srv/cache"} {
+		if !slices.Contains(p.ReadWrite, d) {
+			t.Errorf("readWrite %q lacks %s", p.ReadWrite, d)
+		}
+	}
+
+	// --read-only=false: the rootfs is writable, and so its writes
+	// executable (a wall 4 relaxation); writable mounts stay noExecute.
+	o.Image = "test"
+	b, err := BuildSpec(SpecInput{Config: store.Config{Cmd: []string{"sh"}}, Rootfs: testRootfs(t), ID: "x"}, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(p.Execute, "/app") {
-		t.Errorf("execute %v lacks /app", p.Execute)
+	rw := policy(b)
+	if !slices.Contains(rw.ReadWrite, "/") || !slices.Equal(rw.NoExecute, p.NoExecute) || !slices.Equal(rw.Execute, p.Execute) {
+		t.Errorf("--read-only=false: %s", rw)
 	}
-	if slices.Contains(p.ReadWrite, "/app") {
-		t.Error("/app writable")
+	if !slices.ContainsFunc(b.Relaxations, func(r Relaxation) bool { return r.Wall == 4 && r.Flag == "--read-only=false" }) {
+		t.Errorf("--read-only=false records no wall 4 relaxation: %v", b.Relaxations)
 	}
 }
 

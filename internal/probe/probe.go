@@ -1,6 +1,7 @@
 // Package probe reports, from inside a container, which walls are up: the
-// identity, capabilities, no_new_privs, seccomp, namespaces, read-only
-// root and masked paths, as the kernel shows them to the process. It runs
+// identity, capabilities, no_new_privs, seccomp, Landlock, namespaces,
+// read-only root and masked paths, as the kernel shows them to the
+// process. It runs
 // as `tirith probe` in the demo container and as the static test/probe
 // binary in integration tests; it changes nothing.
 package probe
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/moby/sys/capability"
 	"golang.org/x/sys/unix"
@@ -50,6 +52,14 @@ type Report struct {
 	SchedPolicy   int `json:"schedPolicy"`
 	SchedNice     int `json:"schedNice"`
 	SchedPriority int `json:"schedPriority"`
+	// LandlockExec is what happened when the probe executed a file it
+	// had just written, mode 0755, to a writable directory whose mount
+	// allows exec (LandlockExecDir): "refused" (EACCES though neither mode
+	// nor mount forbids it: a Landlock policy), "allowed" (the kernel got
+	// as far as the file's format), or "untested: WHY". Landlock domains
+	// cannot be queried, so this is how the probe sees wall 4.
+	LandlockExec    string `json:"landlockExec"`
+	LandlockExecDir string `json:"landlockExecDir,omitempty"`
 }
 
 // MaskedCandidates are the paths whose masking the probe checks.
@@ -85,6 +95,7 @@ func Gather() (*Report, error) {
 			break
 		}
 	}
+	r.LandlockExec, r.LandlockExecDir = tryExecWritten()
 	r.Cwd, _ = os.Getwd()
 	r.OpenFDs = openFDs()
 	r.IOPrio = ioPrio()
@@ -104,6 +115,52 @@ func ioPrio() int {
 		return -1
 	}
 	return int(v)
+}
+
+// execCandidates are the writable places tried, in order: scratch
+// mounts, /dev (a tmpfs mounted without noexec), the root.
+var execCandidates = []string{"/dev/shm", "/tmp", "/run", "/dev", "/"}
+
+// tryExecWritten writes a file that is not a program into the first
+// writable, exec-mounted candidate and tries to execute it. Were it let
+// through, execve would fail with ENOEXEC, so nothing runs either way.
+func tryExecWritten() (result, dir string) {
+	why := "no writable directory mounted exec"
+	for _, d := range execCandidates {
+		var st unix.Statfs_t
+		if unix.Statfs(d, &st) != nil || st.Flags&(unix.ST_NOEXEC|unix.ST_RDONLY) != 0 {
+			continue
+		}
+		f, err := os.CreateTemp(d, ".tirith-probe-exec-")
+		if err != nil {
+			continue
+		}
+		name := f.Name()
+		_, werr := f.WriteString("not a program\n")
+		cerr := f.Close()
+		defer os.Remove(name)
+		if werr != nil || cerr != nil || os.Chmod(name, 0o755) != nil {
+			continue
+		}
+		if unix.Access(name, unix.X_OK) != nil {
+			why = "mode bits of a written file forbid exec in " + d
+			continue
+		}
+		pid, err := syscall.ForkExec(name, []string{name}, &syscall.ProcAttr{})
+		switch {
+		case err == nil:
+			var ws syscall.WaitStatus
+			_, _ = syscall.Wait4(pid, &ws, 0, nil)
+			return "allowed", d
+		case errors.Is(err, unix.ENOEXEC):
+			return "allowed", d
+		case errors.Is(err, unix.EACCES):
+			return "refused", d
+		default:
+			return "untested: exec: " + err.Error(), d
+		}
+	}
+	return "untested: " + why, ""
 }
 
 func readString(p string) string {
@@ -212,6 +269,15 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  wall 1 identity      %-4s uid=%d gid=%d uid_map=%q\n", yes(userns), r.UID, r.GID, r.UIDMap)
 	fmt.Fprintf(w, "  wall 2 privileges    %-4s no_new_privs=%v, %d effective capabilities: %s\n", yes(r.NoNewPrivs && len(r.CapBnd) < 20), r.NoNewPrivs, len(r.CapEff), strings.Join(r.CapEff, ","))
 	fmt.Fprintf(w, "  wall 3 syscalls      %-4s seccomp mode %d\n", yes(r.Seccomp == 2), r.Seccomp)
+	wall4 := map[string]string{"refused": "up", "allowed": "DOWN"}[r.LandlockExec]
+	switch {
+	case wall4 == "":
+		fmt.Fprintf(w, "  wall 4 mandatory     ?    Landlock %s\n", r.LandlockExec)
+	case wall4 == "up":
+		fmt.Fprintf(w, "  wall 4 mandatory     up   exec of a file just written to %s: refused by Landlock\n", r.LandlockExecDir)
+	default:
+		fmt.Fprintf(w, "  wall 4 mandatory     DOWN exec of a file just written to %s: allowed\n", r.LandlockExecDir)
+	}
 	fmt.Fprintf(w, "  wall 5 namespaces    %-4s pid=%d hostname=%q\n", yes(r.PID == 1), r.PID, r.Hostname)
 	fmt.Fprintf(w, "  wall 6 resources     %-4s pids.max=%s\n", yes(r.PidsMax != "" && r.PidsMax != "max"), r.PidsMax)
 	fmt.Fprintf(w, "  wall 7 filesystem    %-4s read-only root=%v, masked paths hidden=%v\n", yes(r.RootRO && allMasked), r.RootRO, allMasked)

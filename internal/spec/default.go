@@ -100,10 +100,9 @@ func Default(userns bool) *specs.Spec {
 			ReadonlyPaths: append([]string(nil), DefaultReadonlyPaths...),
 		},
 	}
-	// Wall 4: Landlock lets the payload read the image, run programs
-	// only from the usual program directories, write only to the scratch
-	// mounts and /dev, run nothing it wrote, and reach no abstract socket
-	// outside.
+	// Wall 4: Landlock lets the payload read and run the image, write
+	// only to the scratch mounts and /dev, run nothing from them, and
+	// reach no abstract socket outside.
 	s.Annotations = map[string]string{landlock.Annotation: DefaultLandlock().String()}
 	if userns {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
@@ -185,11 +184,14 @@ const SetgroupsAnnotation = "io.github.tirith.setgroups"
 // SetgroupsDenied reports whether s asks for setgroups to be denied.
 func SetgroupsDenied(s *specs.Spec) bool { return s.Annotations[SetgroupsAnnotation] == "deny" }
 
-// DefaultLandlock is the Landlock policy of the hardened spec.
+// DefaultLandlock is the Landlock policy of the hardened spec: every
+// program in the (read-only) root runs, nothing on the writable mounts
+// does. The front end recomputes noExecute from the container's mounts.
 func DefaultLandlock() *landlock.Policy {
 	return &landlock.Policy{
 		ReadOnly:  []string{"/"},
-		Execute:   []string{"/bin", "/sbin", "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/opt"},
+		Execute:   []string{"/"},
+		NoExecute: []string{"/tmp", "/run", "/dev"},
 		ReadWrite: []string{"/tmp", "/run", "/dev"},
 		// Abstract unix sockets are scoped; signals are not: processes
 		// started by `tirith exec` live in a Landlock domain of their

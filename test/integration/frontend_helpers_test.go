@@ -60,7 +60,8 @@ func newFE(t *testing.T) *feEnv {
 // feLayer is the test image's only layer: busybox and the probe, users,
 // a world-writable /data (container root cannot write root-owned image
 // files, see internal/engine/doc.go), a program outside the usual
-// program dirs (/app/bb) and a file that is not executable.
+// program dirs (/app/busybox), an empty /usr/local/bin and a file that
+// is not executable.
 func feLayer() ([]byte, error) {
 	bb, err := os.ReadFile(busybox)
 	if err != nil {
@@ -86,6 +87,9 @@ func feLayer() ([]byte, error) {
 	dir("tmp", 0o1777)
 	dir("data", 0o777)
 	dir("home/app", 0o755)
+	dir("usr", 0o755)
+	dir("usr/local", 0o755)
+	dir("usr/local/bin", 0o755)
 	file("bin/busybox", 0o755, bb)
 	file("bin/probe", 0o755, pr)
 	file("app/busybox", 0o755, bb)

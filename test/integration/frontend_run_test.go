@@ -4,9 +4,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/tirith-project/tirith/internal/lsm/landlock"
 	"github.com/tirith-project/tirith/internal/spec"
 	"github.com/tirith-project/tirith/internal/testutil"
 )
@@ -38,6 +40,12 @@ func TestFrontendDefaultWalls(t *testing.T) {
 	}
 	if p.Seccomp != 2 {
 		t.Errorf("wall 3: seccomp mode %d, want 2", p.Seccomp)
+	}
+	if landlock.ABI() > 0 && p.LandlockExec != "refused" {
+		t.Errorf("wall 4: exec of a file written to %q: %q, want refused", p.LandlockExecDir, p.LandlockExec)
+	}
+	if off := f.probeWith("--security-opt", "landlock=off"); off.LandlockExec != "allowed" {
+		t.Errorf("wall 4 off: exec of a file written to %q: %q, want allowed (else the probe cannot tell)", off.LandlockExecDir, off.LandlockExec)
 	}
 	for _, ns := range []string{"net", "user", "pid", "mnt", "ipc", "uts", "cgroup"} {
 		self, _ := os.Readlink("/proc/self/ns/" + ns)
@@ -298,7 +306,26 @@ func TestFrontendBuiltinImage(t *testing.T) {
 	st := t.TempDir()
 	testutil.OpenToAll(t, st)
 	r := f.tirith("--storage", st, "run", "--rm", "tirith/demo")
-	if r.code != 0 || !strings.Contains(r.stdout, "wall 1 identity") || !strings.Contains(r.stdout, "seccomp mode 2") {
+	if r.code != 0 || !strings.Contains(r.stdout, "seccomp mode 2") {
 		t.Fatalf("tirith run tirith/demo: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// The README's first command reports all seven walls, each up.
+	for w := 1; w <= 7; w++ {
+		if w == 4 && landlock.ABI() == 0 {
+			t.Log("kernel without Landlock: wall 4 cannot be up")
+			continue
+		}
+		up := false
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if fields := strings.Fields(l); len(fields) >= 4 && fields[0] == "wall" && fields[1] == strconv.Itoa(w) {
+				up = fields[3] == "up"
+			}
+		}
+		if !up {
+			t.Errorf("wall %d missing or not up in the demo's report:\n%s", w, r.stdout)
+		}
+	}
+	if landlock.ABI() > 0 && !strings.Contains(r.stdout, "refused by Landlock") {
+		t.Errorf("wall 4 line does not show a Landlock refusal:\n%s", r.stdout)
 	}
 }

@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,7 +22,8 @@ func TestLandlockAnnotation(t *testing.T) {
 	e := newEnv(t)
 	script := `touch /etc/written && echo etc-write-ok; ` +
 		`touch /tmp/written && echo tmp-write-ok; ` +
-		`cat /bin/busybox > /tmp/busybox && chmod 755 /tmp/busybox && /tmp/busybox true && echo tmp-exec-ok; true`
+		`cat /bin/busybox > /tmp/busybox && chmod 755 /tmp/busybox && /tmp/busybox true && echo tmp-exec-ok; ` +
+		`/srv/app/busybox true && echo srv-exec-ok; true`
 	relax := func(s *specs.Spec) {
 		// Let the filesystem itself allow everything the probe tries,
 		// so only Landlock can refuse it.
@@ -37,8 +40,11 @@ func TestLandlockAnnotation(t *testing.T) {
 		want   []string
 		absent []string
 	}{
-		{"without annotation", "", []string{"etc-write-ok", "tmp-write-ok", "tmp-exec-ok"}, nil},
-		{"with annotation", `{"readOnly":["/"],"execute":["/bin"],"readWrite":["/tmp","/dev"]}`, []string{"tmp-write-ok"}, []string{"etc-write-ok", "tmp-exec-ok"}},
+		{"without annotation", "", []string{"etc-write-ok", "tmp-write-ok", "tmp-exec-ok", "srv-exec-ok"}, nil},
+		{"with annotation", `{"readOnly":["/"],"execute":["/bin"],"readWrite":["/tmp","/dev"]}`, []string{"tmp-write-ok"}, []string{"etc-write-ok", "tmp-exec-ok", "srv-exec-ok"}},
+		// Everything executable but the writable mounts: /srv runs,
+		// /tmp (mounted exec here) does not.
+		{"with noExecute", `{"readOnly":["/"],"execute":["/"],"noExecute":["/tmp","/dev"],"readWrite":["/tmp","/dev"]}`, []string{"tmp-write-ok", "srv-exec-ok"}, []string{"etc-write-ok", "tmp-exec-ok"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := e.bundle(func(s *specs.Spec) {
@@ -48,6 +54,8 @@ func TestLandlockAnnotation(t *testing.T) {
 					s.Annotations[landlock.Annotation] = tc.policy
 				}
 			}, "sh", "-c", script)
+			must(t, os.MkdirAll(filepath.Join(b, "rootfs", "srv", "app"), 0o755))
+			copyFile(t, busybox, filepath.Join(b, "rootfs", "srv", "app", "busybox"))
 			out := e.ok("run", "--bundle", b, e.id())
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {

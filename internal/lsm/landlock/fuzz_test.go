@@ -11,12 +11,13 @@ import (
 // Seeds live in testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	f.Add(`{"readOnly":["/"],"execute":["/bin"],"readWrite":["/tmp"]}`)
+	f.Add(`{"readOnly":["/"],"execute":["/"],"noExecute":["/tmp"],"readWrite":["/tmp"]}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := Parse(s)
 		if err != nil {
 			return
 		}
-		for _, l := range [][]string{p.ReadOnly, p.Execute, p.ReadWrite} {
+		for _, l := range [][]string{p.ReadOnly, p.Execute, p.NoExecute, p.ReadWrite} {
 			for _, path := range l {
 				if path == "" || path[0] != '/' {
 					t.Fatalf("Parse(%q) accepted relative path %q", s, path)
@@ -40,7 +41,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip of %q changed whether TCP is restricted: %v -> %v", s, p.netHandled, q.netHandled)
 		}
 		// nil and empty lists mean the same: nothing allowed.
-		for _, pair := range [][2][]string{{p.ReadOnly, q.ReadOnly}, {p.Execute, q.Execute}, {p.ReadWrite, q.ReadWrite}, {p.Scope, q.Scope}} {
+		for _, pair := range [][2][]string{{p.ReadOnly, q.ReadOnly}, {p.Execute, q.Execute}, {p.NoExecute, q.NoExecute}, {p.ReadWrite, q.ReadWrite}, {p.Scope, q.Scope}} {
 			if !slices.Equal(pair[0], pair[1]) {
 				t.Fatalf("round trip of %q changed %q to %q", s, pair[0], pair[1])
 			}

@@ -23,20 +23,26 @@ const Annotation = "io.github.tirith.landlock"
 
 // Policy is the annotation's JSON value, e.g.
 //
-//	{"readOnly": ["/"], "execute": ["/bin", "/usr"], "readWrite": ["/tmp"],
-//	 "bindTCP": [8080], "connectTCP": [], "scope": ["abstract-unix-socket", "signal"]}
+//	{"readOnly": ["/"], "execute": ["/"], "noExecute": ["/tmp", "/dev"],
+//	 "readWrite": ["/tmp", "/dev"], "bindTCP": [8080], "connectTCP": [],
+//	 "scope": ["abstract-unix-socket", "signal"]}
 //
 // Paths not under a listed one cannot be opened at all. readOnly paths may
 // be read; execute paths may be read and executed; readWrite paths may be
 // read, written, created and removed. Landlock rules only add rights, so a
 // file can be executed only beneath an execute path: keep writable paths
-// out of them and nothing the container writes can run. bindTCP and
+// out of them and nothing the container writes can run. noExecute carves
+// paths out of the execute paths above them: nothing beneath a noExecute
+// path is executable (it stays readable), except beneath an execute path
+// that lies deeper still. Restrict expands this into rules when it runs,
+// against the filesystem it then sees (see walkExecute). bindTCP and
 // connectTCP, when present (even empty), restrict TCP to those ports (ABI
 // 4+). scope isolates abstract unix sockets and signals from outside the
 // container's domain (ABI 6+).
 type Policy struct {
 	ReadOnly   []string `json:"readOnly,omitempty"`
 	Execute    []string `json:"execute,omitempty"`
+	NoExecute  []string `json:"noExecute,omitempty"`
 	ReadWrite  []string `json:"readWrite,omitempty"`
 	BindTCP    []uint16 `json:"bindTCP,omitempty"`
 	ConnectTCP []uint16 `json:"connectTCP,omitempty"`
@@ -51,26 +57,35 @@ func Parse(s string) (*Policy, error) {
 	var raw struct {
 		ReadOnly   []string  `json:"readOnly"`
 		Execute    []string  `json:"execute"`
+		NoExecute  []string  `json:"noExecute"`
 		ReadWrite  []string  `json:"readWrite"`
 		BindTCP    *[]uint16 `json:"bindTCP"`
 		ConnectTCP *[]uint16 `json:"connectTCP"`
 		Scope      []string  `json:"scope"`
+	}
+	if err := fieldTwice(s); err != nil {
+		return nil, fmt.Errorf("annotation %s: %w", Annotation, err)
 	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("annotation %s: %w", Annotation, err)
 	}
-	p := &Policy{ReadOnly: raw.ReadOnly, Execute: raw.Execute, ReadWrite: raw.ReadWrite, Scope: raw.Scope}
+	p := &Policy{ReadOnly: raw.ReadOnly, Execute: raw.Execute, NoExecute: raw.NoExecute, ReadWrite: raw.ReadWrite, Scope: raw.Scope}
 	if raw.BindTCP != nil {
 		p.BindTCP, p.netHandled = *raw.BindTCP, true
 	}
 	if raw.ConnectTCP != nil {
 		p.ConnectTCP, p.netHandled = *raw.ConnectTCP, true
 	}
-	for i, path := range append(append(append([]string{}, p.ReadOnly...), p.Execute...), p.ReadWrite...) {
-		if len(path) == 0 || path[0] != '/' {
-			return nil, fmt.Errorf("annotation %s: path %d %q must be absolute", Annotation, i, path)
+	for _, l := range []struct {
+		field string
+		paths []string
+	}{{"readOnly", p.ReadOnly}, {"execute", p.Execute}, {"noExecute", p.NoExecute}, {"readWrite", p.ReadWrite}} {
+		for i, path := range l.paths {
+			if len(path) == 0 || path[0] != '/' {
+				return nil, fmt.Errorf("annotation %s: %s[%d] %q: path must be absolute", Annotation, l.field, i, path)
+			}
 		}
 	}
 	for _, sc := range p.Scope {
@@ -81,16 +96,51 @@ func Parse(s string) (*Policy, error) {
 	return p, nil
 }
 
+var fieldNames = []string{"readOnly", "execute", "noExecute", "readWrite", "bindTCP", "connectTCP", "scope"}
+
+// fieldTwice refuses a field given twice: encoding/json matches keys
+// case-insensitively and keeps the last, so a trailing "noexecute": []
+// would silently undo the "noExecute" a reader sees first. Anything that
+// is not an object is left to the decoder to report.
+func fieldTwice(s string) error {
+	dec := json.NewDecoder(strings.NewReader(s))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]string{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := t.(string)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+		for _, f := range fieldNames {
+			if strings.EqualFold(key, f) {
+				if prev, ok := seen[f]; ok {
+					return fmt.Errorf("field %q given twice (as %q and %q)", f, prev, key)
+				}
+				seen[f] = key
+			}
+		}
+	}
+	return nil
+}
+
 // String renders the policy as its annotation value.
 func (p *Policy) String() string {
 	out := struct {
 		ReadOnly   []string  `json:"readOnly,omitempty"`
 		Execute    []string  `json:"execute,omitempty"`
+		NoExecute  []string  `json:"noExecute,omitempty"`
 		ReadWrite  []string  `json:"readWrite,omitempty"`
 		BindTCP    *[]uint16 `json:"bindTCP,omitempty"`
 		ConnectTCP *[]uint16 `json:"connectTCP,omitempty"`
 		Scope      []string  `json:"scope,omitempty"`
-	}{ReadOnly: p.ReadOnly, Execute: p.Execute, ReadWrite: p.ReadWrite, Scope: p.Scope}
+	}{ReadOnly: p.ReadOnly, Execute: p.Execute, NoExecute: p.NoExecute, ReadWrite: p.ReadWrite, Scope: p.Scope}
 	if p.netHandled || p.BindTCP != nil || p.ConnectTCP != nil {
 		b, c := append([]uint16{}, p.BindTCP...), append([]uint16{}, p.ConnectTCP...)
 		out.BindTCP, out.ConnectTCP = &b, &c

@@ -17,6 +17,10 @@ func TestParse(t *testing.T) {
 		{desc: "ports", in: `{"connectTCP":[443]}`, net: true},
 		{desc: "typo is refused", in: `{"readOnlyPaths":["/"]}`, wantErr: "unknown field"},
 		{desc: "relative path", in: `{"readWrite":["tmp"]}`, wantErr: "must be absolute"},
+		{desc: "noExecute", in: `{"readOnly":["/"],"execute":["/"],"noExecute":["/tmp","/dev"],"readWrite":["/tmp","/dev"]}`},
+		{desc: "relative noExecute path names the field", in: `{"execute":["/"],"noExecute":["tmp"]}`, wantErr: `noExecute[0] "tmp": path must be absolute`},
+		{desc: "misspelt noExecute is refused", in: `{"execute":["/"],"noExec":["/tmp"]}`, wantErr: "unknown field"},
+		{desc: "a field given twice is refused", in: `{"execute":["/"],"noExecute":["/tmp"],"noexecute":[]}`, wantErr: `field "noExecute" given twice`},
 		{desc: "unknown scope", in: `{"scope":["ptrace"]}`, wantErr: "unknown scope"},
 		{desc: "not JSON", in: `readOnly=/`, wantErr: "invalid character"},
 	} {

@@ -100,7 +100,7 @@ func (p *Policy) Restrict() (*Applied, error) {
 	for _, list := range []struct {
 		paths  []string
 		rights uint64
-	}{{p.ReadOnly, readOnlyRights}, {p.Execute, executeRights}, {p.ReadWrite, readWriteRights}} {
+	}{{p.ReadOnly, readOnlyRights}, {p.ReadWrite, readWriteRights}} {
 		for _, path := range list.paths {
 			ok, err := addPath(int(fd), path, list.rights&handledFS)
 			if err != nil {
@@ -111,6 +111,19 @@ func (p *Policy) Restrict() (*Applied, error) {
 			}
 		}
 	}
+	// Execute paths minus noExecute: one rule per object the walk hands
+	// back, on the very inode it opened.
+	skipped, err := walkExecute(p.Execute, p.NoExecute, func(objFD int, path string, dir, exec bool) error {
+		rights := uint64(readOnlyRights)
+		if exec {
+			rights = executeRights
+		}
+		return addRule(int(fd), objFD, path, dir, rights&handledFS)
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Skipped = append(a.Skipped, skipped...)
 	if a.Net {
 		for _, r := range []struct {
 			ports  []uint16
@@ -154,12 +167,22 @@ func addPath(rulesetFD int, path string, rights uint64) (bool, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return false, &os.PathError{Op: "landlock: stat", Path: path, Err: err}
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	if err := addRule(rulesetFD, fd, path, st.Mode&unix.S_IFMT == unix.S_IFDIR, rights); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// addRule allows rights beneath the object open at fd. The kernel
+// refuses directory-only rights on anything else, so a file's rule keeps
+// only those that apply to a file.
+func addRule(rulesetFD, fd int, path string, dir bool, rights uint64) error {
+	if !dir {
 		rights &= fileRights
 	}
 	attr := unix.LandlockPathBeneathAttr{Allowed_access: rights, Parent_fd: int32(fd)}
 	if _, _, e := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(rulesetFD), unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&attr)), 0, 0, 0); e != 0 {
-		return false, &os.PathError{Op: "landlock: add rule", Path: path, Err: e}
+		return &os.PathError{Op: "landlock: add rule", Path: path, Err: e}
 	}
-	return true, nil
+	return nil
 }

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -249,8 +252,10 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 	}
 	// Walls 4 and 3, early case: without no_new_privs, a Landlock domain
 	// or a seccomp filter needs CAP_SYS_ADMIN, which the next step may drop.
+	var landlockPol *landlock.Policy
 	if !p.NoNewPrivileges {
-		if err := restrictLandlock(c); err != nil {
+		var err error
+		if landlockPol, err = restrictLandlock(c); err != nil {
 			return err
 		}
 	}
@@ -277,7 +282,8 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 	if p.NoNewPrivileges {
 		// Wall 4 (mandatory access): Landlock, once no_new_privs lets an
 		// unprivileged thread restrict itself.
-		if err := restrictLandlock(c); err != nil {
+		var err error
+		if landlockPol, err = restrictLandlock(c); err != nil {
 			return err
 		}
 	}
@@ -308,7 +314,7 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 		}
 	}
 	if err := unix.Exec(path, p.Args, env); err != nil {
-		return fmt.Errorf("exec %q: %w", p.Args[0], err)
+		return execError(p.Args[0], path, err, landlockPol, c.Spec.Mounts)
 	}
 	return nil
 }
@@ -328,22 +334,88 @@ func chdirInRoot(cwd string) error {
 	return nil
 }
 
-// restrictLandlock applies the Landlock annotation, if any. A kernel
-// without Landlock runs the container without it (the wall is best
-// effort, like the ABI levels within it).
-func restrictLandlock(c *Config) error {
+// execError words a failed execve of the payload. EACCES alone does not
+// say which wall refused; when a Landlock policy is in force and neither
+// the file's mode bits nor its mount forbid the exec (access(2) checks
+// both, and Landlock does not hook it), the policy did, and the error
+// names the part of it that decided.
+func execError(arg0, path string, err error, pol *landlock.Policy, mounts []specs.Mount) error {
+	plain := fmt.Errorf("exec %q: %w", arg0, err)
+	if !errors.Is(err, unix.EACCES) || pol == nil {
+		return plain
+	}
+	if unix.Access(path, unix.X_OK) != nil {
+		var st unix.Statfs_t
+		if unix.Statfs(path, &st) == nil && st.Flags&unix.ST_NOEXEC != 0 {
+			return fmt.Errorf("wall 7 (filesystem): exec %q: %w: its filesystem is mounted noexec", path, err)
+		}
+		return plain
+	}
+	target, what := path, "exec "+strconv.Quote(path)
+	noExec, refused := pol.Refusal(path)
+	if !refused {
+		// The file may run; a script's interpreter may not.
+		interp := interpreter(path)
+		if interp == "" {
+			return plain
+		}
+		if noExec, refused = pol.Refusal(interp); !refused {
+			return plain
+		}
+		target, what = interp, fmt.Sprintf("exec %q: its interpreter %q", path, interp)
+	}
+	why := target + " lies beneath no execute path"
+	if noExec != "" {
+		why = noExec + " is in noExecute"
+		for _, m := range mounts {
+			if filepath.Clean(m.Destination) == filepath.Clean(noExec) && !slices.Contains(m.Options, "ro") {
+				why = noExec + " is a writable mount (noExecute)"
+			}
+		}
+	}
+	return fmt.Errorf("wall 4 (Landlock): %s refused by the Landlock policy: %s; see --security-opt landlock (annotation %s)", what, why, landlock.Annotation)
+}
+
+// interpreter is the program a "#!" line at the top of path names, or "".
+func interpreter(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	buf := make([]byte, 256)
+	n, _ := f.Read(buf)
+	line, ok := strings.CutPrefix(string(buf[:n]), "#!")
+	if !ok {
+		return ""
+	}
+	line, _, _ = strings.Cut(line, "\n")
+	if fields := strings.Fields(line); len(fields) > 0 {
+		return fields[0]
+	}
+	return ""
+}
+
+// restrictLandlock applies the Landlock annotation, if any, and returns
+// the policy now in force (nil if none). A kernel without Landlock runs
+// the container without it (the wall is best effort, like the ABI levels
+// within it).
+func restrictLandlock(c *Config) (*landlock.Policy, error) {
 	v, ok := c.Spec.Annotations[landlock.Annotation]
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	pol, err := landlock.Parse(v)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := pol.Restrict(); err != nil && !errors.Is(err, landlock.ErrUnsupported) {
-		return fmt.Errorf("wall 4 (mandatory access): %w", err)
+	if _, err := pol.Restrict(); err != nil {
+		if errors.Is(err, landlock.ErrUnsupported) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("wall 4 (mandatory access): %w", err)
 	}
-	return nil
+	return pol, nil
 }
 
 // closeOnExecFrom marks every fd >= from close-on-exec: close_range(2),
