@@ -5,7 +5,9 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -40,11 +42,26 @@ func (e *Engine) Diff(q string) ([]Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	return diffUpper(e.upper(rec.ID), lowers)
+	var targets []string
+	if s, err := e.readSpec(rec.ID); err == nil {
+		for _, m := range s.Mounts {
+			targets = append(targets, path.Clean("/"+m.Destination))
+		}
+	}
+	return diffUpper(e.upper(rec.ID), lowers, targets)
 }
 
-func diffUpper(upper string, lowers []string) ([]Change, error) {
+// diffUpper walks upper. targets are the container's mount points: Tirith
+// made them in the upper dir before the container ran (/etc/hosts, a
+// volume's directory), so they and the directories copied up only to hold
+// them are not the container's changes (Docker's init layer, likewise).
+func diffUpper(upper string, lowers, targets []string) ([]Change, error) {
 	var out []Change
+	isTarget := map[string]bool{}
+	for _, t := range targets {
+		isTarget[t] = true
+	}
+	dirs := map[string]bool{}
 	// opaque marks container paths whose lower contents are hidden.
 	opaque := map[string]bool{}
 	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
@@ -56,6 +73,15 @@ func diffUpper(upper string, lowers []string) ([]Change, error) {
 			return err
 		}
 		cpath := "/" + filepath.ToSlash(rel)
+		if isTarget[cpath] {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			dirs[cpath] = true
+		}
 		info, err := d.Info()
 		if err != nil {
 			return err
@@ -79,8 +105,35 @@ func diffUpper(upper string, lowers []string) ([]Change, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
+	out = dropTargetParents(out, dirs, targets)
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, err
+}
+
+// dropTargetParents leaves out the directories on the way to a mount
+// target that hold no change of the container's own, deepest first (a
+// dropped directory does not keep its parent).
+func dropTargetParents(out []Change, dirs map[string]bool, targets []string) []Change {
+	parent := map[string]bool{}
+	for _, t := range targets {
+		for d := path.Dir(t); d != "/"; d = path.Dir(d) {
+			parent[d] = true
+		}
+	}
+	byDepth := slices.Clone(out)
+	sort.Slice(byDepth, func(i, j int) bool { return len(byDepth[i].Path) > len(byDepth[j].Path) })
+	dropped := map[string]bool{}
+	for _, c := range byDepth {
+		if !dirs[c.Path] || !parent[c.Path] {
+			continue
+		}
+		if !slices.ContainsFunc(out, func(o Change) bool {
+			return !dropped[o.Path] && strings.HasPrefix(o.Path, c.Path+"/")
+		}) {
+			dropped[c.Path] = true
+		}
+	}
+	return slices.DeleteFunc(out, func(c Change) bool { return dropped[c.Path] })
 }
 
 func isOpaque(dir string) bool {
