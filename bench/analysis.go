@@ -21,7 +21,7 @@ func analysis(L, mem samples, prof *profileResult) string {
 	if prof.skipReason == "" {
 		w("- **Mount setup is syscall-heavy.** The init makes %.0f mount calls (rootfs bind, /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys, a tmpfs plus one bind + one read-only remount per cgroup-v1 hierarchy because `runc spec` has no cgroup namespace, each device node, and a bind per read-only and masked path). Every destination is resolved with securejoin (openat2 RESOLVE_IN_ROOT, then a reopen through /proc/thread-self/fd), 3–5 extra syscalls per mount; %.1f ms traced from the first mount to pivot_root.\n",
 			med(prof.mounts), ph(4))
-		w("- **The parent's own work before spawning the init** (state dir, 10 cgroup-v1 directories created and joined one by one, the exec fifo, the read-only bind mount of the binary over `<root>/.exe/...` against CVE-2019-5736): %.1f ms traced.\n", ph(1))
+		w("- **The parent's own work before spawning the init** (state dir, 10 cgroup-v1 directories created and joined one by one, the exec fifo, the read-only seal of the binary against CVE-2019-5736, a detached mount): %.1f ms traced.\n", ph(1))
 		w("- **Teardown** (wait, state, rmdir of 10 cgroup directories, state dir): %.1f ms traced after the payload exits.\n", ph(7))
 	}
 	if c, ok := prof.counts["tirith"]; ok {

@@ -129,15 +129,19 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	if listener != nil {
 		defer listener.Close()
 	}
-	exe, err := sealedExe(root)
+	dropLegacySeals(root)
+	exe, err := sealExe()
 	if err != nil {
 		return c, err
 	}
 	p, err := startChild(childOptions{
-		exe: exe, preserve: o.PreserveFDs, fifo: fifo, console: console, listener: listener,
+		exe: exe.path, preserve: o.PreserveFDs, fifo: fifo, console: console, listener: listener,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		enterCgroup: cg.Apply, spec: s, nsConfig: newNamespaces(s), idmapRootfs: idmapRootfs(s),
 	})
+	// The init runs from the seal now: it holds the mount (or memfd)
+	// for as long as it and its children run from it.
+	exe.Close()
 	if p != nil {
 		initPid = p.pid
 	}
@@ -492,7 +496,7 @@ type childOptions struct {
 	preserve                int
 	fifo, console, listener *os.File
 	stdin, stdout, stderr   *os.File
-	exe                     string // the sealed runtime binary (sealedExe)
+	exe                     string // the sealed runtime binary (sealedExe.path)
 	// idmapRootfs, if set, is a rootfs to clone idmapped to the new
 	// user namespace as soon as its id maps exist.
 	idmapRootfs string

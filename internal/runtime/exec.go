@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -71,15 +70,16 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	exe, err := sealedExe(filepath.Dir(c.dir))
+	exe, err := sealExe()
 	if err != nil {
 		return nil, err
 	}
 	p, err := startChild(childOptions{
-		exe: exe, preserve: o.PreserveFDs, console: console, listener: listener,
+		exe: exe.path, preserve: o.PreserveFDs, console: console, listener: listener,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		enterCgroup: cg.Join, spec: s, nsConfig: ns,
 	})
+	exe.Close()
 	if err != nil {
 		return nil, err
 	}

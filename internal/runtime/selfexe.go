@@ -3,92 +3,124 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// sealedExe returns a path to the running tirith binary on a read-only
-// bind mount under root, creating it once per binary. The container's
-// init is started from it, so /proc/PID/exe of anything that runs the
-// runtime binary inside a container (for example through a payload whose
-// interpreter is /proc/self/exe) names a read-only mount: opening it for
-// writing fails with EROFS, and the host binary cannot be overwritten
-// (CVE-2019-5736). It costs a stat and a statfs per create, where a memfd
-// copy of the binary would cost milliseconds.
-func sealedExe(root string) (string, error) {
-	var self unix.Stat_t
-	if err := unix.Stat("/proc/self/exe", &self); err != nil {
-		return "", os.NewSyscallError("stat /proc/self/exe", err)
-	}
-	dir := filepath.Join(root, ".exe")
-	// One name per binary (device and inode): an upgraded binary gets a
-	// new mount, and running containers keep theirs.
-	target := filepath.Join(dir, fmt.Sprintf("tirith-%x-%x", self.Dev, self.Ino))
-	if sealed(target, &self) {
-		return target, nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return "", os.NewSyscallError("flock", err)
-	}
-	if sealed(target, &self) { // another create won the race
-		return target, nil
-	}
-	f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o500)
-	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return "", fmt.Errorf("seal runtime binary: %w", err)
-	}
-	if f != nil {
-		f.Close()
-	}
-	if err := unix.Mount("/proc/self/exe", target, "", unix.MS_BIND, ""); err != nil {
-		return "", fmt.Errorf("seal runtime binary: bind mount: %w", err)
-	}
-	if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
-		_ = unix.Unmount(target, unix.MNT_DETACH)
-		return "", fmt.Errorf("seal runtime binary: remount read-only: %w", err)
-	}
-	if !sealed(target, &self) {
-		return "", fmt.Errorf("seal runtime binary: %s is not a read-only mount of the runtime", target)
-	}
-	dropOldSeals(dir, target)
-	return target, nil
+// sealedExe is the running tirith binary on a detached read-only mount
+// (or, on kernels without mount_setattr, a sealed memfd copy), held by
+// an fd of this process. The container's init is started through path,
+// so /proc/PID/exe of anything that runs the runtime binary inside a
+// container (the init itself, or a payload whose interpreter is
+// /proc/self/exe) names a read-only file: reopening it for writing fails
+// with EROFS, and the host binary cannot be overwritten (CVE-2019-5736).
+//
+// The mount is in no mount namespace: nothing appears on the host, and
+// it goes away by itself when the last process started from it exits.
+type sealedExe struct {
+	f    *os.File // O_PATH, close-on-exec: it never reaches a container
+	path string   // /proc/<our pid>/fd/<fd>, for exec.Cmd
 }
 
-// dropOldSeals detaches the mounts of binaries that no longer exist on
-// the host (replaced by an upgrade or a rebuild: their inode has no link
-// left). Another binary still in place may be in use by a concurrent
-// tirith, so it stays. MNT_DETACH is lazy: an init still running from an
-// old seal (a created, not yet started container) keeps it until it
-// execs.
-func dropOldSeals(dir, keep string) {
-	old, _ := filepath.Glob(filepath.Join(dir, "tirith-*"))
-	for _, p := range old {
-		var st unix.Stat_t
-		if p == keep || unix.Stat(p, &st) != nil || st.Nlink != 0 {
+// sealExe seals the running binary. It costs an open_tree and a
+// mount_setattr (microseconds, see BENCHMARKS.md); the memfd fallback
+// copies the binary (milliseconds).
+func sealExe() (*sealedExe, error) {
+	f, err := sealedMount()
+	if errors.Is(err, unix.ENOSYS) {
+		f, err = sealedCopy()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("seal runtime binary: %w", err)
+	}
+	// Not /proc/self/fd: between fork and execve the child moves the
+	// fds it passes down into place, and one may land on this number.
+	// Our own fd table does not change while we hold f.
+	return &sealedExe{f: f, path: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd())}, nil
+}
+
+// Close drops our hold on the seal; processes started from it keep it.
+func (s *sealedExe) Close() { s.f.Close() }
+
+// sealedMount clones the mount of the running binary as a detached bind
+// mount of that one file and makes it read-only. A detached mount cannot
+// be made writable again by anyone without its fd.
+func sealedMount() (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("open_tree /proc/self/exe", err)
+	}
+	f := os.NewFile(uintptr(fd), "sealed-runtime")
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		f.Close()
+		return nil, os.NewSyscallError("mount_setattr", err)
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sfs); err != nil {
+		f.Close()
+		return nil, os.NewSyscallError("fstatfs", err)
+	}
+	if sfs.Flags&unix.ST_RDONLY == 0 {
+		f.Close()
+		return nil, errors.New("the detached mount of the runtime binary is not read-only")
+	}
+	return f, nil
+}
+
+// sealedCopy copies the running binary into a memfd sealed against any
+// change, for kernels older than 5.12.
+func sealedCopy() (*os.File, error) {
+	self, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	defer self.Close()
+	fd, err := unix.MemfdCreate("tirith", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, os.NewSyscallError("memfd_create", err)
+	}
+	f := os.NewFile(uintptr(fd), "sealed-runtime")
+	if _, err := io.Copy(f, self); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("copy into memfd: %w", err)
+	}
+	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, os.NewSyscallError("fcntl F_ADD_SEALS", err)
+	}
+	return f, nil
+}
+
+// legacySealDir is where Tirith before the detached seal kept a
+// read-only bind mount of its binary, for ever.
+const legacySealDir = ".exe"
+
+// dropLegacySeals detaches and removes those mounts: they pin the state
+// root (rm -rf fails with EBUSY) and count as leaked mounts. An init
+// still running from one (a container created by the old version, not
+// yet started) keeps it until it exits: MNT_DETACH is lazy. Costs one
+// failed open when there is nothing to drop.
+func dropLegacySeals(root string) {
+	dir := filepath.Join(root, legacySealDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "tirith-") {
 			continue
 		}
-		_ = unix.Unmount(p, unix.MNT_DETACH)
+		p := filepath.Join(dir, e.Name())
+		// Two racing old creates could have stacked two mounts.
+		for i := 0; i < 8 && unix.Unmount(p, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW) == nil; i++ {
+		}
 		_ = os.Remove(p)
 	}
-}
-
-// sealed reports whether target is self on a read-only mount.
-func sealed(target string, self *unix.Stat_t) bool {
-	var st unix.Stat_t
-	var sfs unix.Statfs_t
-	if unix.Stat(target, &st) != nil || unix.Statfs(target, &sfs) != nil {
-		return false
-	}
-	return st.Dev == self.Dev && st.Ino == self.Ino && sfs.Flags&unix.ST_RDONLY != 0
+	_ = os.Remove(dir)
 }

@@ -278,7 +278,7 @@ func List(root string) ([]string, error) {
 	}
 	var ids []string
 	for _, e := range ents {
-		// Dot-dirs are the runtime's own (.exe); no id starts with one.
+		// Dot-dirs are the runtime's own (.exe of older versions); no id starts with one.
 		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && spec.ValidateID(e.Name()) == nil {
 			ids = append(ids, e.Name())
 		}
