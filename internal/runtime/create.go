@@ -578,6 +578,9 @@ func startChild(o childOptions) (*child, error) {
 		extra = append(extra, o.listener)
 	}
 	cmd := exec.Command(o.exe, "init")
+	// ps shows "tirith init", as runc's shows "runc init", not the
+	// sealed binary's /proc/PID/fd path.
+	cmd.Args[0] = "tirith"
 	// The init does one thing at a time: one P spares it thread start-up
 	// and scheduler churn. The payload gets its own env from the spec.
 	cmd.Env = []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD), "GOMAXPROCS=1"}
