@@ -120,8 +120,10 @@ func (e *Engine) lockNames() (func(), error) {
 	if err := os.MkdirAll(e.Storage, 0o700); err != nil {
 		return nil, err
 	}
-	if err := store.PrivateDir(e.containersDir()); err != nil {
-		return nil, err
+	for _, d := range []string{e.Storage, e.containersDir()} {
+		if err := store.PrivateDir(d); err != nil {
+			return nil, err
+		}
 	}
 	return flock(filepath.Join(e.containersDir(), ".names.lock"))
 }

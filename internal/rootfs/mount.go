@@ -19,13 +19,15 @@ type Root struct {
 	dir  *os.File
 }
 
-// OpenRoot opens path as the root for safe lookups.
+// OpenRoot opens the current directory, the rootfs mount Prepare left us
+// in, as the root for safe lookups. path, the rootfs's host path, only
+// names it in errors: it is not looked up.
 func OpenRoot(path string) (*Root, error) {
-	f, err := os.OpenFile(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open rootfs: %w", err)
+		return nil, fmt.Errorf("open rootfs %q: %w", path, os.NewSyscallError("open", err))
 	}
-	return &Root{Path: path, dir: f}, nil
+	return &Root{Path: path, dir: os.NewFile(uintptr(fd), path)}, nil
 }
 
 // Close releases the root handle.

@@ -79,7 +79,7 @@ func containerInit(c *Config, conn *Conn) error {
 	if err := rootfs.Prepare(s.Root.Path, prop, idmapped); err != nil {
 		return fmt.Errorf("wall 7 (filesystem): %w", err)
 	}
-	root, err := rootfs.OpenRoot(".")
+	root, err := rootfs.OpenRoot(s.Root.Path)
 	if err != nil {
 		return fmt.Errorf("wall 7 (filesystem): %w", err)
 	}
