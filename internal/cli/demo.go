@@ -27,11 +27,8 @@ func newDemoCmd() *cobra.Command {
 			if !keepBundle {
 				defer os.RemoveAll(dir)
 			}
-			// The bundle dir must be traversable by the container's
-			// unprivileged root (MkdirTemp makes it 0700).
-			if err := os.Chmod(dir, 0o755); err != nil {
-				return err
-			}
+			// MkdirTemp makes it 0700: the container's unprivileged
+			// root needs no path to its rootfs (rootfs.Prepare).
 			if err := demo.MakeBundle(dir, !hostUsers); err != nil {
 				return err
 			}

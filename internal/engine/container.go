@@ -118,8 +118,13 @@ func flock(path string) (func(), error) {
 
 // lockNames serialises name allocation and removal across processes.
 func (e *Engine) lockNames() (func(), error) {
-	if err := os.MkdirAll(e.containersDir(), 0o711); err != nil {
+	if err := os.MkdirAll(e.Storage, 0o700); err != nil {
 		return nil, err
+	}
+	for _, d := range []string{e.Storage, e.containersDir()} {
+		if err := store.PrivateDir(d); err != nil {
+			return nil, err
+		}
 	}
 	return flock(filepath.Join(e.containersDir(), ".names.lock"))
 }
@@ -177,9 +182,10 @@ func (e *Engine) newRecord(name string, rec *Record, userns bool) error {
 			return err
 		}
 	}
-	// 0711: the container's mapped root must traverse to its rootfs
-	// and secrets; nobody else may list them.
-	if err := os.Mkdir(e.Dir(rec.ID), 0o711); err != nil {
+	// 0700: the container's mapped root needs no path into it (the
+	// runtime hands it its rootfs and secrets), and nobody else may
+	// reach what is inside.
+	if err := os.Mkdir(e.Dir(rec.ID), 0o700); err != nil {
 		return fmt.Errorf("create container dir: %w", err)
 	}
 	err = os.WriteFile(e.busyLock(rec.ID), nil, 0o600)

@@ -99,7 +99,7 @@ func idmapLayers(layers []string, dir string, base uint32) (paths []string, err 
 		return nil, err
 	}
 	defer userns.Close()
-	if err := os.Mkdir(dir, 0o711); err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -107,7 +107,10 @@ func idmapLayers(layers []string, dir string, base uint32) (paths []string, err 
 			unmountLayers(dir)
 		}
 	}()
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV, Userns_fd: uint64(userns.Fd())}
+	// nosuid: the layers' setuid binaries take effect, if at all,
+	// through the container's overlay, whose own flags decide; these
+	// mounts are only its lowers.
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSUID, Userns_fd: uint64(userns.Fd())}
 	for i, l := range layers {
 		p := filepath.Join(dir, strconv.Itoa(i))
 		if err := os.Mkdir(p, 0o755); err != nil {

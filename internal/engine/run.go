@@ -101,11 +101,6 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	// The upper dir's owner is container root's host uid: the first of
 	// the container's own range, or host root with --userns=host.
 	rootID := int(rec.IDBase)
-	if rec.IDBase != 0 {
-		if err := searchableByOthers(e.Dir(rec.ID)); err != nil {
-			return nil, err
-		}
-	}
 	if err := e.mountOverlay(rec.ID, lowers, rootID, rootID, sec.noNewPrivs && !o.Privileged, rec.IDBase); err != nil {
 		return nil, err
 	}
@@ -417,22 +412,4 @@ func makeMountTargets(rootfs string, mounts []specs.Mount) error {
 		h.Close()
 	}
 	return nil
-}
-
-// searchableByOthers checks that the container's own unprivileged host
-// uid can walk from / to dir: otherwise its init fails deep in rootfs
-// setup with a bare "permission denied".
-func searchableByOthers(dir string) error {
-	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		st, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		if st.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("--storage: %s (mode %#o) cannot be searched by the container's user-namespaced root: make it (and its parents) at least 0711, or use --userns=host", d, st.Mode().Perm())
-		}
-		if d == "/" || d == "." {
-			return nil
-		}
-	}
 }

@@ -42,11 +42,11 @@ func IdmappedTree(rootfs, usernsPath string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "idmapped-rootfs"), nil
 }
 
-// AttachTree mounts a detached tree on rootfs, where Prepare would
-// otherwise bind-mount the rootfs onto itself.
-func AttachTree(tree *os.File, rootfs string) error {
-	if err := unix.MoveMount(int(tree.Fd()), "", unix.AT_FDCWD, rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return fmt.Errorf("attach idmapped rootfs on %q: %w", rootfs, err)
+// AttachTree mounts a detached tree (open_tree(2) with OPEN_TREE_CLONE)
+// on target, in the caller's mount namespace.
+func AttachTree(tree *os.File, target string) error {
+	if err := unix.MoveMount(int(tree.Fd()), "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attach mount tree on %q: move_mount: %w", target, err)
 	}
 	return nil
 }

@@ -19,13 +19,15 @@ type Root struct {
 	dir  *os.File
 }
 
-// OpenRoot opens path as the root for safe lookups.
+// OpenRoot opens the current directory, the rootfs mount Prepare left us
+// in, as the root for safe lookups. path, the rootfs's host path, only
+// names it in errors: it is not looked up.
 func OpenRoot(path string) (*Root, error) {
-	f, err := os.OpenFile(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open rootfs: %w", err)
+		return nil, fmt.Errorf("open rootfs %q: %w", path, os.NewSyscallError("open", err))
 	}
-	return &Root{Path: path, dir: f}, nil
+	return &Root{Path: path, dir: os.NewFile(uintptr(fd), path)}, nil
 }
 
 // Close releases the root handle.
@@ -43,6 +45,37 @@ func (r *Root) Open(dest string) (*os.File, error) {
 // MkdirAll creates dest (and parents) inside the root and returns a handle.
 func (r *Root) MkdirAll(dest string, mode os.FileMode) (*os.File, error) {
 	return pathrs.MkdirAllHandle(r.dir, dest, mode)
+}
+
+// mountTarget is MkdirAll or CreateFile for the target of a mount, refusing
+// one that resolves (through the image's symlinks) to the root itself: a
+// mount there would sit on top of the rootfs mount that pivot_root takes
+// as the new root (see Prepare), hidden rather than covering it.
+func (r *Root) mountTarget(dest string, dir bool) (*os.File, error) {
+	var h *os.File
+	var err error
+	if dir {
+		h, err = r.MkdirAll(dest, 0o755)
+	} else {
+		h, err = r.CreateFile(dest)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st, root unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+		h.Close()
+		return nil, os.NewSyscallError("fstat", err)
+	}
+	if err := unix.Fstat(int(r.dir.Fd()), &root); err != nil {
+		h.Close()
+		return nil, os.NewSyscallError("fstat", err)
+	}
+	if st.Dev == root.Dev && st.Ino == root.Ino {
+		h.Close()
+		return nil, errors.New("resolves to the root itself")
+	}
+	return h, nil
 }
 
 // CreateFile makes sure dest exists as a non-directory inside the root (a
@@ -76,9 +109,12 @@ type MountContext struct {
 	MountLabel  string
 }
 
-// Mount performs one config.json mount inside the root. Preconditions: we
-// are in the container's mount namespace, before pivot_root.
-func (r *Root) Mount(m specs.Mount, mc MountContext) error {
+// Mount performs one config.json mount inside the root. tree, for a bind
+// mount, is its source cloned by the runtime (CloneSource): attached
+// as it is, m.Source is not looked up, so a source the container's
+// user-namespaced root cannot reach still works. Preconditions: we are
+// in the container's mount namespace, before pivot_root.
+func (r *Root) Mount(m specs.Mount, mc MountContext, tree *os.File) error {
 	o := ParseOptions(m.Options)
 	dest := filepath.Clean("/" + m.Destination)
 	if dest == "/" {
@@ -92,11 +128,11 @@ func (r *Root) Mount(m specs.Mount, mc MountContext) error {
 	}
 	switch {
 	case o.Bind:
-		return r.bindMount(m, o, dest)
+		return r.bindMount(m, o, dest, tree)
 	case m.Type == "cgroup":
 		return r.mountCgroup(dest, o, mc)
 	}
-	target, err := r.MkdirAll(dest, 0o755)
+	target, err := r.mountTarget(dest, true)
 	if err != nil {
 		return fmt.Errorf("mount %s on %q: create target: %w", m.Type, dest, err)
 	}
@@ -152,17 +188,39 @@ func joinData(a, b string) string {
 	return a + "," + b
 }
 
-func (r *Root) bindMount(m specs.Mount, o Options, dest string) error {
-	st, err := os.Stat(m.Source)
+// IsBind reports whether m is a bind mount (its source is a path).
+func IsBind(m specs.Mount) bool { return ParseOptions(m.Options).Bind }
+
+// CloneSource clones the source of bind mount m (recursively for rbind)
+// into a detached tree that Mount attaches in the container. The runtime
+// calls it, as host root, in the container's mount namespace: the clone
+// is what the container's own bind mount would have been (same
+// propagation, same mount flags and submounts locked by the user
+// namespace), only looked up with the runtime's privileges.
+func CloneSource(m specs.Mount) (*os.File, error) {
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	if ParseOptions(m.Options).Recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, m.Source, uint(flags))
 	if err != nil {
-		return fmt.Errorf("bind mount %q on %q: %w", m.Source, dest, err)
+		return nil, fmt.Errorf("bind mount %q on %q: %w", m.Source, m.Destination, &os.PathError{Op: "open_tree", Path: m.Source, Err: err})
 	}
-	var target *os.File
-	if st.IsDir() {
-		target, err = r.MkdirAll(dest, 0o755)
+	return os.NewFile(uintptr(fd), m.Source), nil
+}
+
+func (r *Root) bindMount(m specs.Mount, o Options, dest string, tree *os.File) error {
+	var st unix.Stat_t
+	var err error
+	if tree != nil {
+		err = unix.Fstat(int(tree.Fd()), &st)
 	} else {
-		target, err = r.CreateFile(dest)
+		err = unix.Stat(m.Source, &st)
 	}
+	if err != nil {
+		return fmt.Errorf("bind mount %q on %q: %w", m.Source, dest, &os.PathError{Op: "stat", Path: m.Source, Err: err})
+	}
+	target, err := r.mountTarget(dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
 	if err != nil {
 		return fmt.Errorf("bind mount %q on %q: create target: %w", m.Source, dest, err)
 	}
@@ -176,11 +234,16 @@ func (r *Root) bindMount(m specs.Mount, o Options, dest string) error {
 			return err
 		}
 	}
-	flags := uintptr(unix.MS_BIND)
-	if o.Recursive {
-		flags |= unix.MS_REC
+	if tree != nil {
+		err = unix.MoveMount(int(tree.Fd()), "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	} else {
+		flags := uintptr(unix.MS_BIND)
+		if o.Recursive {
+			flags |= unix.MS_REC
+		}
+		err = unix.Mount(m.Source, fdPath(target), "", flags, "")
 	}
-	if err := unix.Mount(m.Source, fdPath(target), "", flags, ""); err != nil {
+	if err != nil {
 		return fmt.Errorf("bind mount %q on %q: %w", m.Source, dest, err)
 	}
 	// A bind mount ignores every flag but MS_BIND|MS_REC: ro, nosuid and
@@ -242,7 +305,7 @@ func (r *Root) propagate(dest string, o Options) error {
 // sees its neighbours' or the host's cgroups.
 func (r *Root) mountCgroup(dest string, o Options, mc MountContext) error {
 	flags := o.Flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	target, err := r.MkdirAll(dest, 0o755)
+	target, err := r.mountTarget(dest, true)
 	if err != nil {
 		return fmt.Errorf("mount cgroup on %q: %w", dest, err)
 	}

@@ -65,7 +65,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		return nil, err
 	}
 
-	if err := os.MkdirAll(root, 0o700); err != nil {
+	if err := privateRoot(root); err != nil {
 		return nil, fmt.Errorf("create runtime root: %w", err)
 	}
 	// mkdir is the atomic claim on the id: of two concurrent creates of
@@ -135,7 +135,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		return c, err
 	}
 	p, err := startChild(childOptions{
-		exe: exe.path, preserve: o.PreserveFDs, fifo: fifo, console: console, listener: listener,
+		exe: exe.path, dir: s.Root.Path, preserve: o.PreserveFDs, fifo: fifo, console: console, listener: listener,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		enterCgroup: cg.Apply, spec: s, nsConfig: newNamespaces(s), idmapRootfs: idmapRootfs(s),
 	})
@@ -160,6 +160,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
 		CgroupPaths: cg.State().Paths, UserNS: hasNS(s, specs.UserNamespace), CgroupNS: hasNS(s, specs.CgroupNamespace),
 		IdmapRootfs: idmapRootfs(s) != "",
+		BindTrees:   hasNS(s, specs.UserNamespace),
 		Setgroups:   !spec.SetgroupsDenied(s),
 		PreserveFDs: o.PreserveFDs, FifoFD: p.fifoFD, ConsoleFD: p.consoleFD,
 		Seccomp: filter, ListenerFD: p.listenerFD,
@@ -186,6 +187,14 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 				return c, err
 			}
 			if err := p.conn.Send(initproc.Message{Type: initproc.MsgHooksDone}); err != nil {
+				return c, err
+			}
+			continue
+		case initproc.MsgBindSources:
+			if !cfg.BindTrees {
+				return c, errors.New("container init asked for bind mount sources it was not told to expect")
+			}
+			if err := p.sendBindSources(s.Mounts); err != nil {
 				return c, err
 			}
 			continue
@@ -302,6 +311,24 @@ func absMountSources(s *specs.Spec, bundle string) {
 			s.Mounts[i].Source = filepath.Join(bundle, m.Source)
 		}
 	}
+}
+
+// privateRoot makes root, creating it if needed, a directory only host
+// root may enter: nothing of a container's (its state, its runtime
+// binary) is for other users to reach by path. One made more open by
+// hand or by an older Tirith is tightened.
+func privateRoot(root string) error {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return err
+	}
+	st, err := os.Stat(root)
+	if err != nil {
+		return err
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return os.Chmod(root, perm&^0o077)
+	}
+	return nil
 }
 
 func makeFifo(path string) (*os.File, error) {
@@ -497,6 +524,12 @@ type childOptions struct {
 	fifo, console, listener *os.File
 	stdin, stdout, stderr   *os.File
 	exe                     string // the sealed runtime binary (sealedExe.path)
+	// dir is the child's working directory: the rootfs for a new
+	// container. Entered here as host root, before nsenter.c makes the
+	// namespaces, it is how the init reaches a rootfs below
+	// directories its user-namespaced root cannot search (see
+	// rootfs.Prepare).
+	dir string
 	// idmapRootfs, if set, is a rootfs to clone idmapped to the new
 	// user namespace as soon as its id maps exist.
 	idmapRootfs string
@@ -581,6 +614,7 @@ func startChild(o childOptions) (*child, error) {
 	// ps shows "tirith init", as runc's shows "runc init", not the
 	// sealed binary's /proc/PID/fd path.
 	cmd.Args[0] = "tirith"
+	cmd.Dir = o.dir
 	// The init does one thing at a time: one P spares it thread start-up
 	// and scheduler churn. The payload gets its own env from the spec.
 	cmd.Env = []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD), "GOMAXPROCS=1"}

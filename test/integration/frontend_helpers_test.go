@@ -150,10 +150,6 @@ func feSetup() (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	// The containers' mapped root must traverse to their rootfs.
-	if err := os.Chmod(dir, 0o711); err != nil {
-		return "", "", err
-	}
 	out, err := exec.Command(tirithBin, "--storage", dir, "pull", refStr).CombinedOutput()
 	if err != nil {
 		// The image verbs live elsewhere; the store itself will do.

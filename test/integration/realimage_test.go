@@ -93,10 +93,6 @@ func newDebian(t *testing.T) *feEnv {
 			return
 		}
 		atExit(func() { os.RemoveAll(debStorage) })
-		// The containers' mapped root must traverse to their rootfs.
-		if debErr = os.Chmod(debStorage, 0o711); debErr != nil {
-			return
-		}
 		out, err := exec.Command(tirithBin, "--storage", debStorage, "import", tarPath, debianImageName).CombinedOutput()
 		if err != nil {
 			debErr = fmt.Errorf("tirith import %s: %v\n%s", tarPath, err, out)

@@ -56,10 +56,10 @@ func OpenWithOptions(root string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
-	// 0711: containers' mapped uids may need to traverse to their lowers;
-	// nobody but root may list what is stored.
+	// 0700: layers keep their setuid-root and file-capability binaries,
+	// so no other host user may reach anything stored by its path.
 	for _, d := range []string{"", "blobs", "blobs/sha256", "layers", "layermeta", "tmp"} {
-		if err := os.Mkdir(filepath.Join(root, d), 0o711); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := PrivateDir(filepath.Join(root, d)); err != nil {
 			return nil, fmt.Errorf("open image store: %w", err)
 		}
 	}
@@ -74,6 +74,27 @@ func OpenWithOptions(root string, opts Options) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// PrivateDir makes dir, creating it if needed, a directory that only its
+// owner may enter, tightening one made more open before (earlier Tirith
+// made the store's directories 0711: searchable by every user).
+func PrivateDir(dir string) error {
+	err := os.Mkdir(dir, 0o700)
+	if err == nil || !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return &os.PathError{Op: "open", Path: dir, Err: unix.ENOTDIR}
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return os.Chmod(dir, perm&^0o077)
+	}
+	return nil
 }
 
 // Root returns the store's root directory.

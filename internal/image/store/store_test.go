@@ -559,3 +559,37 @@ func TestUnpackLayerChecksDiffID(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A store that an older Tirith left searchable by everyone (0711), or
+// that an operator opened up, is private once opened: its root and every
+// directory of it 0700.
+func TestOpenTightensModes(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "store")
+	for _, d := range []string{"", "blobs", "blobs/sha256", "layers", "layermeta", "tmp"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(root, "layers"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(root); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"", "blobs", "blobs/sha256", "layers", "layermeta", "tmp"} {
+		st, err := os.Stat(filepath.Join(root, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o700 {
+			t.Errorf("%s/ is mode %#o after Open, want 0700", d, st.Mode().Perm())
+		}
+	}
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	if _, err := Open(fresh); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(fresh); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("new store root: %v %v, want mode 0700", st.Mode(), err)
+	}
+}

@@ -35,8 +35,15 @@ type Config struct {
 	// idmapped clone of the rootfs (rootfs.IdmappedTree) over the sync
 	// socket (SCM_RIGHTS).
 	IdmapRootfs bool `json:"idmapRootfs,omitempty"`
-	CgroupNS    bool `json:"cgroupNS,omitempty"`
-	Setgroups   bool `json:"setgroups"`
+	// BindTrees: the container's root may be unable to look up bind
+	// mount sources (it is an unprivileged host uid), so once the
+	// rootfs is prepared the child asks (MsgBindSources) and the
+	// parent sends each bind mount's source, cloned in the child's
+	// mount namespace (rootfs.CloneSource), one fd per message in spec
+	// order. If it cannot, it fails the create (and kills the child).
+	BindTrees bool `json:"bindTrees,omitempty"`
+	CgroupNS  bool `json:"cgroupNS,omitempty"`
+	Setgroups bool `json:"setgroups"`
 	// File descriptors, as numbered in the child.
 	PreserveFDs int `json:"preserveFDs"`
 	FifoFD      int `json:"fifoFD"`    // exec fifo (init only), else -1
@@ -58,10 +65,11 @@ type Message struct {
 
 // Message types.
 const (
-	MsgHooks     = "hooks"      // child: run prestart/createRuntime hooks now
-	MsgHooksDone = "hooks-done" // parent: they ran
-	MsgReady     = "ready"      // child: all set, waiting to exec
-	MsgError     = "error"      // child: failed, with Error
+	MsgHooks       = "hooks"        // child: run prestart/createRuntime hooks now
+	MsgHooksDone   = "hooks-done"   // parent: they ran
+	MsgBindSources = "bind-sources" // child: send the bind mount sources (BindTrees)
+	MsgReady       = "ready"        // child: all set, waiting to exec
+	MsgError       = "error"        // child: failed, with Error
 )
 
 // Conn frames messages on the sync socket: a 4-byte big-endian length,

@@ -72,6 +72,13 @@ func containerInit(c *Config, conn *Conn) error {
 		}
 		defer idmapped.Close()
 	}
+	if joinsMountNS(s) {
+		// setns(2) put us at the root of the joined namespace: the
+		// rootfs is only found there by its path.
+		if err := unix.Chdir(s.Root.Path); err != nil {
+			return fmt.Errorf("wall 7 (filesystem): root.path: %w", &os.PathError{Op: "chdir", Path: s.Root.Path, Err: err})
+		}
+	}
 	prop, _ := rootfs.ParsePropagation(s.Linux.RootfsPropagation)
 	if err := rootfs.Prepare(s.Root.Path, prop, idmapped); err != nil {
 		return fmt.Errorf("wall 7 (filesystem): %w", err)
@@ -80,9 +87,27 @@ func containerInit(c *Config, conn *Conn) error {
 	if err != nil {
 		return fmt.Errorf("wall 7 (filesystem): %w", err)
 	}
+	var trees []*os.File
+	if c.BindTrees {
+		if trees, err = recvBindTrees(conn, s.Mounts); err != nil {
+			return fmt.Errorf("wall 7 (filesystem): bind mount sources: %w", err)
+		}
+		// Each is closed once attached; these are for an error on the
+		// way (all are close-on-exec anyway).
+		defer closeAll(trees)
+	}
 	mc := rootfs.MountContext{CgroupPaths: c.CgroupPaths, CgroupNS: c.CgroupNS, UserNS: c.UserNS, MountLabel: s.Linux.MountLabel}
 	for i, m := range s.Mounts {
-		if err := root.Mount(m, mc); err != nil {
+		var tree *os.File
+		if trees != nil {
+			tree = trees[i]
+		}
+		err := root.Mount(m, mc, tree)
+		if tree != nil {
+			tree.Close()
+			trees[i] = nil
+		}
+		if err != nil {
 			return fmt.Errorf("wall 7 (filesystem): mounts[%d]: %w", i, err)
 		}
 	}
@@ -113,9 +138,9 @@ func containerInit(c *Config, conn *Conn) error {
 
 	// Wall 7: leave the host's filesystem behind for good.
 	if c.NoPivot {
-		err = rootfs.MoveRoot(s.Root.Path)
+		err = rootfs.MoveRoot()
 	} else {
-		err = rootfs.PivotRoot(s.Root.Path)
+		err = rootfs.PivotRoot()
 	}
 	if err != nil {
 		return fmt.Errorf("wall 7 (filesystem): %w", err)
@@ -200,6 +225,50 @@ func recvFile(conn *Conn) (*os.File, error) {
 		return nil, errors.New("no file descriptor received")
 	}
 	return os.NewFile(uintptr(fds[0]), "received"), nil
+}
+
+// recvBindTrees asks the runtime for the sources of the spec's bind
+// mounts, cloned in our mount namespace with its privileges
+// (rootfs.CloneSource), and receives them in spec order: trees[i] is
+// mounts[i]'s, nil for other mounts.
+func recvBindTrees(conn *Conn, mounts []specs.Mount) ([]*os.File, error) {
+	if err := conn.Send(Message{Type: MsgBindSources}); err != nil {
+		return nil, err
+	}
+	trees := make([]*os.File, len(mounts))
+	for i, m := range mounts {
+		if !rootfs.IsBind(m) {
+			continue
+		}
+		f, err := recvFile(conn)
+		if err != nil {
+			closeAll(trees)
+			// When the runtime could not clone a source it
+			// reports its own error, not this one.
+			return nil, fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
+		trees[i] = f
+	}
+	return trees, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// joinsMountNS reports whether the spec joins an existing mount
+// namespace rather than making one.
+func joinsMountNS(s *specs.Spec) bool {
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == specs.MountNamespace {
+			return n.Path != ""
+		}
+	}
+	return false
 }
 
 // needsDevSetup: the runtime populates /dev unless the spec bind-mounts
