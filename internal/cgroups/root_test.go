@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 }
 
 // requireRoot skips without root, or fails if TIRITH_TEST_ROOT=1 says root
-// tests must run (see STYLE.md section 6).
+// tests must run (CONTRIBUTING.md, "Rules").
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() == 0 {

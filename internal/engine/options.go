@@ -67,7 +67,7 @@ type Relaxation struct {
 	What string `json:"what"`
 }
 
-// WallNames are the seven walls of DESIGN.md.
+// WallNames are the seven walls (docs/architecture.md).
 var WallNames = map[int]string{
 	1: "identity", 2: "privileges", 3: "syscalls", 4: "mandatory access",
 	5: "namespaces", 6: "resources", 7: "filesystem",

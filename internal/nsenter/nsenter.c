@@ -1,8 +1,9 @@
 // nsenter.c runs before the Go runtime starts, while the process is still
 // single-threaded: the only time a process may setns(2) into a user or mount
 // namespace or unshare(CLONE_NEWUSER). Go's runtime is multithreaded before
-// main, so this cannot be done from Go (see shared/DESIGN.md, "The Go-specific
-// trap"). It does nothing unless _TIRITH_NSENTER_FD names the sync socket.
+// main, so this cannot be done from Go (docs/architecture.md, "Process tree
+// and sync protocol"). It does nothing unless _TIRITH_NSENTER_FD names the
+// sync socket.
 //
 // Protocol on the socket (text lines, parent -> child, ended by "end"):
 //   join TYPE PATH   setns into the namespace at PATH (opened before any setns)

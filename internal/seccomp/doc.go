@@ -1,6 +1,6 @@
-// Package seccomp is Tirith's seccomp-bpf compiler, wall 3 of DESIGN.md: it
-// turns a seccomp profile into a classic BPF filter and loads it, in pure Go
-// (no libseccomp, no cgo).
+// Package seccomp is Tirith's seccomp-bpf compiler, wall 3 of the seven
+// (docs/architecture.md): it turns a seccomp profile into a classic BPF
+// filter and loads it, in pure Go (no libseccomp, no cgo).
 //
 // It owns:
 //   - profile.go: parsing Docker's profile format and the OCI linux.seccomp

@@ -420,7 +420,7 @@ var haveThreads = regexp.MustCompile(`failed to create new OS thread \(have (\d+
 // pids.current never passes it, and the kernel refuses the clones
 // (pids.events) with EAGAIN inside.
 func TestBombThreads(t *testing.T) {
-	requireV1(t)
+	requireV1(t, "pids")
 	e := newEnv(t)
 	b := e.bundle(func(s *specs.Spec) {
 		s.Process.Env = append(s.Process.Env, "GOTRACEBACK=none")

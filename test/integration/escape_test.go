@@ -173,8 +173,8 @@ func escapeWallOffs() []wallOff {
 			held: []string{"mount_tmpfs", "mount_proc", "remount_root_rw", "umount_masked_path", "unshare_user_then_mount",
 				"cgroup_v1_release_agent", "core_pattern_write", "proc_timer_list_read"}},
 		// Capabilities, filter, Landlock and the pid namespace off; masks
-		// and read-only paths on: masks are not locked against
-		// CAP_SYS_ADMIN (README, "Not yet").
+		// and read-only paths on: without Landlock, masks are not locked
+		// against CAP_SYS_ADMIN (docs/security-walls.md, "Self-defence").
 		{name: "2+3+4+5-masks-kept", mutate: func(s *specs.Spec) {
 			escSetCaps(s, escAllCaps())
 			s.Linux.Seccomp = nil

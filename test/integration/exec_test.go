@@ -260,7 +260,8 @@ func TestExecReachesInit(t *testing.T) {
 	id, b := e.execContainer(nil)
 	// Under the default Landlock policy an exec'd process has a domain of
 	// its own: it may signal the init and read its ordinary /proc files,
-	// not ptrace-guarded ones such as /proc/1/ns (see README).
+	// not ptrace-guarded ones such as /proc/1/ns (docs/security-walls.md,
+	// "Landlock").
 	r := e.tirith("exec", id, "sh", "-c", "kill -0 1 && echo signal-ok; cat /proc/1/cmdline >/dev/null && echo proc-ok")
 	if r.stdout != "signal-ok\nproc-ok\n" {
 		t.Errorf("exec'd process cannot reach the init: stdout %q, stderr %q", r.stdout, r.stderr)

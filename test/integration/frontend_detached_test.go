@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tirith-project/tirith/internal/testutil"
 )
 
 // TestFrontendDetached: run -d, ps, logs, exec, stop, wait, rm, and
@@ -70,17 +72,56 @@ func TestFrontendDetached(t *testing.T) {
 	}
 }
 
-// TestFrontendKillWait: kill -s TERM reaches a process that handles it;
-// wait prints its code; --rm -d removes the container by itself.
+// TestFrontendKillWait: kill -s TERM delivers SIGTERM, not the default
+// SIGKILL, to a process that handles it: its handler's exit code (7, where
+// SIGKILL would give 137) is what wait prints and ps records. Under --rm -d
+// the record goes with the container, so there the handler leaves its mark
+// on a volume; the container then removes itself. wait prints a plain
+// exit code, and kill without -s is SIGKILL (137).
 func TestFrontendKillWait(t *testing.T) {
 	f := newFE(t)
+	// sh as pid 1 gets SIGTERM only through a handler (the kernel drops
+	// unhandled signals to a pid namespace's init): "ready" says the
+	// trap is in place before the signal is sent.
+	script := "trap 'echo TERM > /out/signal; exit 7' TERM; echo ready > /out/ready; while :; do sleep 0.1; done"
+	newOut := func() string {
+		dir := t.TempDir()
+		testutil.OpenToAll(t, dir)
+		must(t, os.Chmod(dir, 0o777)) // container root is an unprivileged host uid
+		return dir
+	}
+	waitReady := func(out string) {
+		waitFor(t, "the TERM handler to be installed", func() bool {
+			_, err := os.Stat(filepath.Join(out, "ready"))
+			return err == nil
+		})
+	}
+
+	out := newOut()
 	n := f.name()
 	f.cleanupFE(n)
-	id := strings.TrimSpace(f.feOK("run", "-d", "--rm", "--name", n, f.image, "sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.1; done").stdout)
-	time.Sleep(300 * time.Millisecond)
+	f.feOK("run", "-d", "--name", n, "-v", out+":/out", f.image, "sh", "-c", script)
+	waitReady(out)
 	f.feOK("kill", "-s", "TERM", n)
+	if got := f.feOK("wait", n).stdout; got != "7\n" {
+		t.Errorf("wait after kill -s TERM: %q, want the TERM handler's 7 (137 would be SIGKILL)", got)
+	}
+	if row := f.row(n); row == nil || row.Status != "exited" || row.ExitCode != 7 {
+		t.Errorf("record after kill -s TERM: %+v, want exited with code 7", row)
+	}
+	f.feOK("rm", n)
+
+	out = newOut()
+	n1 := f.name()
+	f.cleanupFE(n1)
+	id := strings.TrimSpace(f.feOK("run", "-d", "--rm", "--name", n1, "-v", out+":/out", f.image, "sh", "-c", script).stdout)
+	waitReady(out)
+	f.feOK("kill", "-s", "TERM", n1)
 	f.waitGone(id)
 	f.assertFEGone(id)
+	if b, err := os.ReadFile(filepath.Join(out, "signal")); err != nil || string(b) != "TERM\n" {
+		t.Errorf("--rm container: the TERM handler did not run (signal file %q, %v)", b, err)
+	}
 
 	n2 := f.name()
 	f.cleanupFE(n2)

@@ -18,7 +18,7 @@ import (
 // too.
 func TestMasksHoldAgainstSysAdminInUserNamespace(t *testing.T) {
 	if landlock.ABI() == 0 {
-		t.Skip("kernel without Landlock: masks are not locked against CAP_SYS_ADMIN there (see README)")
+		t.Skip("kernel without Landlock: masks are not locked against CAP_SYS_ADMIN there (see docs/security-walls.md, \"Self-defence\")")
 	}
 	e := newEnv(t)
 	script := "mkdir -p /tmp/p; " +

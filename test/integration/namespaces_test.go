@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/testutil"
 )
 
 // Every namespace the default spec asks for is new: the container's link
@@ -121,13 +123,15 @@ func TestNamespaceMount(t *testing.T) {
 		t.Errorf("container mountinfo lacks /, /proc or /tmp:\n%s", mi)
 	}
 	// Mount points (field 5) are all inside the container's root; the
-	// host's (its temp dir, the bundle, /work) are not there.
+	// host's (its temp dir, the bundle, the repository checkout) are not
+	// there.
+	repo := testutil.ModuleRoot()
 	for _, l := range cfgLines(mi) {
 		f := strings.Fields(l)
 		if len(f) < 5 {
 			continue
 		}
-		if strings.HasPrefix(f[4], b) || strings.HasPrefix(f[4], os.TempDir()+"/") || f[4] == "/work" || strings.HasPrefix(f[4], "/work/") {
+		if strings.HasPrefix(f[4], b) || strings.HasPrefix(f[4], os.TempDir()+"/") || f[4] == repo || strings.HasPrefix(f[4], repo+"/") {
 			t.Errorf("host mount point visible in the container: %s", l)
 		}
 	}

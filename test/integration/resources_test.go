@@ -11,6 +11,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/cgroups"
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
@@ -31,15 +32,25 @@ func readInt(t *testing.T, path string) int64 {
 	return n
 }
 
-func requireV1(t *testing.T) {
+// requireV1 skips, naming what is missing, unless each controller's cgroup
+// v1 hierarchy is mounted at /sys/fs/cgroup/<controller>: the test reads
+// that hierarchy's own files (pids.events, memory.oom_control,
+// cpuacct.usage ...). A pure v2 host has none of them (there
+// TestResourcesOnPureV2 runs); a v1 or hybrid host may lack one.
+func requireV1(t *testing.T, controllers ...string) {
 	t.Helper()
-	if cgroups.DetectMode() == cgroups.ModeV2 {
-		t.Skip("this test reads cgroup v1 files; the v2 path is TestResourcesOnPureV2")
+	mode := cgroups.DetectMode()
+	for _, c := range controllers {
+		dir := filepath.Join("/sys/fs/cgroup", c)
+		var st unix.Statfs_t
+		if err := unix.Statfs(dir, &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+			t.Skipf("needs the cgroup v1 %s controller mounted at %s, which this host (cgroup mode %s) lacks: the test reads v1 %s files", c, dir, mode, c)
+		}
 	}
 }
 
 func TestForkBombIsCapped(t *testing.T) {
-	requireV1(t)
+	requireV1(t, "pids")
 	e := newEnv(t)
 	limit := int64(64)
 	b := e.bundle(func(s *specs.Spec) {
@@ -68,7 +79,7 @@ func TestForkBombIsCapped(t *testing.T) {
 }
 
 func TestMemoryHogIsOOMKilledInsideOnly(t *testing.T) {
-	requireV1(t)
+	requireV1(t, "memory")
 	e := newEnv(t)
 	mem := int64(64 << 20)
 	b := e.bundle(func(s *specs.Spec) {
@@ -102,7 +113,7 @@ func TestMemoryHogIsOOMKilledInsideOnly(t *testing.T) {
 }
 
 func TestCPUQuotaHalfACore(t *testing.T) {
-	requireV1(t)
+	requireV1(t, "cpu", "cpuacct")
 	e := newEnv(t)
 	quota, period := int64(50000), uint64(100000)
 	b := e.bundle(func(s *specs.Spec) {
@@ -158,7 +169,7 @@ func TestDeviceAllowlist(t *testing.T) {
 }
 
 func TestPauseResumeAndUpdate(t *testing.T) {
-	requireV1(t)
+	requireV1(t, "freezer", "pids", "memory")
 	e := newEnv(t)
 	out := t.TempDir()
 	testutilOpen(t, out)
@@ -308,7 +319,7 @@ func TestDiskDeviceDenied(t *testing.T) {
 // The container sees its cgroup read-only (the default spec's cgroup
 // mount): it cannot raise its own limits.
 func TestContainerCannotWriteItsLimits(t *testing.T) {
-	requireV1(t)
+	requireV1(t, "pids")
 	e := newEnv(t)
 	b := e.bundle(nil, "sh", "-c", "echo max > /sys/fs/cgroup/pids/pids.max && echo RAISED; cat /sys/fs/cgroup/pids/pids.max")
 	out := e.ok("run", "--bundle", b, e.id())
