@@ -99,3 +99,36 @@ func Apply(c *specs.LinuxCapabilities, user specs.User, setgroups bool) error {
 	}
 	return nil
 }
+
+// Current reads back the calling thread's five capability sets, by name
+// (CAP_*), as the kernel holds them.
+func Current() (*specs.LinuxCapabilities, error) {
+	pc, err := capability.NewPid2(0)
+	if err != nil {
+		return nil, fmt.Errorf("capabilities: %w", err)
+	}
+	if err := pc.Load(); err != nil {
+		return nil, fmt.Errorf("load capabilities: %w", err)
+	}
+	last, err := capability.LastCap()
+	if err != nil {
+		return nil, fmt.Errorf("read last capability: %w", err)
+	}
+	out := &specs.LinuxCapabilities{}
+	for _, set := range []struct {
+		which capability.CapType
+		dst   *[]string
+	}{
+		{capability.BOUNDING, &out.Bounding}, {capability.EFFECTIVE, &out.Effective},
+		{capability.PERMITTED, &out.Permitted}, {capability.INHERITABLE, &out.Inheritable},
+		{capability.AMBIENT, &out.Ambient},
+	} {
+		*set.dst = []string{}
+		for _, c := range capability.ListKnown() {
+			if c <= last && pc.Get(set.which, c) {
+				*set.dst = append(*set.dst, "CAP_"+strings.ToUpper(c.String()))
+			}
+		}
+	}
+	return out, nil
+}

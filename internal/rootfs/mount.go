@@ -109,13 +109,29 @@ type MountContext struct {
 	MountLabel  string
 }
 
+// Op is one config.json mount, its options parsed: a step of the
+// container's plan.
+type Op struct {
+	Source      string `json:"source,omitempty"`
+	Destination string `json:"destination"`
+	Type        string `json:"type,omitempty"`
+	// Options are config.json's, as given; Parsed is what they mean.
+	Options []string `json:"options,omitempty"`
+	Parsed  Options  `json:"parsed"`
+}
+
+// OpOf parses a config.json mount.
+func OpOf(m specs.Mount) Op {
+	return Op{Source: m.Source, Destination: m.Destination, Type: m.Type, Options: m.Options, Parsed: ParseOptions(m.Options)}
+}
+
 // Mount performs one config.json mount inside the root. tree, for a bind
 // mount, is its source cloned by the runtime (CloneSource): attached
 // as it is, m.Source is not looked up, so a source the container's
 // user-namespaced root cannot reach still works. Preconditions: we are
 // in the container's mount namespace, before pivot_root.
-func (r *Root) Mount(m specs.Mount, mc MountContext, tree *os.File) error {
-	o := ParseOptions(m.Options)
+func (r *Root) Mount(m Op, mc MountContext, tree *os.File) error {
+	o := m.Parsed
 	dest := filepath.Clean("/" + m.Destination)
 	if dest == "/" {
 		return fmt.Errorf("mount %q: destination cannot be the root itself", m.Destination)
@@ -189,7 +205,7 @@ func joinData(a, b string) string {
 }
 
 // IsBind reports whether m is a bind mount (its source is a path).
-func IsBind(m specs.Mount) bool { return ParseOptions(m.Options).Bind }
+func (m Op) IsBind() bool { return m.Parsed.Bind }
 
 // CloneSource clones the source of bind mount m (recursively for rbind)
 // into a detached tree that Mount attaches in the container. The runtime
@@ -197,9 +213,9 @@ func IsBind(m specs.Mount) bool { return ParseOptions(m.Options).Bind }
 // is what the container's own bind mount would have been (same
 // propagation, same mount flags and submounts locked by the user
 // namespace), only looked up with the runtime's privileges.
-func CloneSource(m specs.Mount) (*os.File, error) {
+func CloneSource(m Op) (*os.File, error) {
 	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
-	if ParseOptions(m.Options).Recursive {
+	if m.Parsed.Recursive {
 		flags |= unix.AT_RECURSIVE
 	}
 	fd, err := unix.OpenTree(unix.AT_FDCWD, m.Source, uint(flags))
@@ -209,7 +225,7 @@ func CloneSource(m specs.Mount) (*os.File, error) {
 	return os.NewFile(uintptr(fd), m.Source), nil
 }
 
-func (r *Root) bindMount(m specs.Mount, o Options, dest string, tree *os.File) error {
+func (r *Root) bindMount(m Op, o Options, dest string, tree *os.File) error {
 	var st unix.Stat_t
 	var err error
 	if tree != nil {

@@ -10,15 +10,15 @@ import (
 // Options is a mount's option list from config.json split the way the
 // mount(2) family wants it.
 type Options struct {
-	Flags       uintptr // flags for the mount itself
-	ClearFlags  uintptr // flags named in their negative form (rw, suid, ...)
-	Propagation []uintptr
-	Data        string
-	Bind        bool
-	Recursive   bool // rbind
+	Flags       uintptr   `json:"flags,omitempty"`      // flags for the mount itself
+	ClearFlags  uintptr   `json:"clearFlags,omitempty"` // flags named in their negative form (rw, suid, ...)
+	Propagation []uintptr `json:"propagation,omitempty"`
+	Data        string    `json:"data,omitempty"`
+	Bind        bool      `json:"bind,omitempty"`
+	Recursive   bool      `json:"recursive,omitempty"` // rbind
 	// CopyUp (tmpcopyup) fills a new tmpfs with what the image has at
 	// its mount point (see copyUp).
-	CopyUp bool
+	CopyUp bool `json:"copyUp,omitempty"`
 }
 
 var flagOptions = map[string]struct {

@@ -5,7 +5,6 @@ import (
 	"os"
 	goruntime "runtime"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/rootfs"
@@ -19,7 +18,7 @@ import (
 // its own namespace is exactly the mount its bind would have made,
 // propagation and the locks its user namespace puts on host mounts
 // included (a clone made in ours would carry neither).
-func cloneBindSources(pid int, mounts []specs.Mount) ([]*os.File, error) {
+func cloneBindSources(pid int, mounts []rootfs.Op) ([]*os.File, error) {
 	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid))
 	if err != nil {
 		return nil, fmt.Errorf("container mount namespace: %w", err)
@@ -42,7 +41,7 @@ func cloneBindSources(pid int, mounts []specs.Mount) ([]*os.File, error) {
 	return r.trees, r.err
 }
 
-func cloneOnThisThread(ns *os.File, mounts []specs.Mount) ([]*os.File, error) {
+func cloneOnThisThread(ns *os.File, mounts []rootfs.Op) ([]*os.File, error) {
 	// setns(CLONE_NEWNS) needs a thread that shares its root and cwd
 	// with no other.
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
@@ -53,7 +52,7 @@ func cloneOnThisThread(ns *os.File, mounts []specs.Mount) ([]*os.File, error) {
 	}
 	trees := make([]*os.File, len(mounts))
 	for i, m := range mounts {
-		if !rootfs.IsBind(m) {
+		if !m.IsBind() {
 			continue
 		}
 		t, err := rootfs.CloneSource(m)
@@ -76,7 +75,7 @@ func closeFiles(files []*os.File) {
 
 // sendBindSources answers the child's MsgBindSources: one message with
 // one fd per bind mount, in spec order.
-func (p *child) sendBindSources(mounts []specs.Mount) error {
+func (p *child) sendBindSources(mounts []rootfs.Op) error {
 	trees, err := cloneBindSources(p.pid, mounts)
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ import (
 	"github.com/tirith-project/tirith/internal/nsenter"
 	"github.com/tirith-project/tirith/internal/rootfs"
 	"github.com/tirith-project/tirith/internal/runtime/initproc"
-	"github.com/tirith-project/tirith/internal/seccomp"
+	"github.com/tirith-project/tirith/internal/runtime/plan"
 	"github.com/tirith-project/tirith/internal/spec"
 )
 
@@ -122,7 +122,16 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 			return c, fmt.Errorf("annotations[%q]: %w", rootfs.IdmapAnnotation, err)
 		}
 	}
-	filter, listener, err := compileSeccomp(s)
+	// Every decision the init will apply, resolved here, where errors
+	// are cheap to report (the seccomp filter is compiled now).
+	pl, err := plan.Build(s, plan.Facts{
+		ID: id, Arch: goruntime.GOARCH, CgroupPaths: cg.State().Paths,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
+	})
+	if err != nil {
+		return c, err
+	}
+	listener, err := dialListener(s, pl.Process.Seccomp)
 	if err != nil {
 		return c, err
 	}
@@ -156,14 +165,9 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	CrashPoint("after-init-started")
 	state := &specs.State{Version: specs.Version, ID: id, Status: Creating, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations}
 	cfg := &initproc.Config{
-		Kind: initproc.KindInit, ID: id, Spec: s, Process: s.Process,
-		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
-		CgroupPaths: cg.State().Paths, UserNS: hasNS(s, specs.UserNamespace), CgroupNS: hasNS(s, specs.CgroupNamespace),
-		IdmapRootfs: idmapRootfs(s) != "",
+		Kind: initproc.KindInit, Plan: pl, Process: &pl.Process,
 		BindTrees:   hasNS(s, specs.UserNamespace),
-		Setgroups:   !spec.SetgroupsDenied(s),
-		PreserveFDs: o.PreserveFDs, FifoFD: p.fifoFD, ConsoleFD: p.consoleFD,
-		Seccomp: filter, ListenerFD: p.listenerFD,
+		PreserveFDs: o.PreserveFDs, FifoFD: p.fifoFD, ConsoleFD: p.consoleFD, ListenerFD: p.listenerFD,
 		State: specs.State{Version: specs.Version, ID: id, Status: Created, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations},
 	}
 	if err := p.conn.Send(cfg); err != nil {
@@ -172,8 +176,9 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	if err := p.sendIdmapped(); err != nil {
 		return c, err
 	}
+	var m initproc.Message
 	for {
-		var m initproc.Message
+		m = initproc.Message{}
 		if err := p.conn.Recv(&m); err != nil {
 			return c, fmt.Errorf("container init exited during setup: %w", p.exitErr(err))
 		}
@@ -194,7 +199,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 			if !cfg.BindTrees {
 				return c, errors.New("container init asked for bind mount sources it was not told to expect")
 			}
-			if err := p.sendBindSources(s.Mounts); err != nil {
+			if err := p.sendBindSources(pl.Mounts); err != nil {
 				return c, err
 			}
 			continue
@@ -207,6 +212,11 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		break
 	}
 	CrashPoint("before-ready-save")
+	// The plan and what the kernel granted, for inspect and exec; then
+	// the state that says the init is ready.
+	if err := c.savePlan(&Applied{Plan: pl, Report: m.Report}); err != nil {
+		return c, err
+	}
 	if err := c.save(); err != nil {
 		return c, err
 	}
@@ -218,31 +228,21 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	return c, nil
 }
 
-// compileSeccomp compiles linux.seccomp here in the parent, where errors
-// are cheap to report, and dials its notify listener: after pivot_root the
-// child could not reach the socket's host path.
-func compileSeccomp(s *specs.Spec) (*seccomp.Program, *os.File, error) {
-	if s.Linux.Seccomp == nil {
-		return nil, nil, nil
-	}
-	if err := seccomp.Validate(s.Linux.Seccomp); err != nil {
-		return nil, nil, fmt.Errorf("linux.seccomp: %w", err)
-	}
-	prog, err := seccomp.Compile(s.Linux.Seccomp, goruntime.GOARCH)
-	if err != nil {
-		return nil, nil, fmt.Errorf("linux.seccomp: %w", err)
-	}
-	if !prog.Notify {
-		return prog, nil, nil
+// dialListener dials linux.seccomp.listenerPath when the compiled filter
+// has notify rules: after pivot_root the child could not reach the
+// socket's host path.
+func dialListener(s *specs.Spec, f *plan.Seccomp) (*os.File, error) {
+	if f == nil || !f.Program.Notify {
+		return nil, nil
 	}
 	if s.Linux.Seccomp.ListenerPath == "" {
-		return nil, nil, errors.New("linux.seccomp.listenerPath: required by SCMP_ACT_NOTIFY rules")
+		return nil, errors.New("linux.seccomp.listenerPath: required by SCMP_ACT_NOTIFY rules")
 	}
 	conn, err := dialUnix(s.Linux.Seccomp.ListenerPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+		return nil, fmt.Errorf("linux.seccomp.listenerPath: %w", err)
 	}
-	return prog, conn, nil
+	return conn, nil
 }
 
 // idmapRootfs returns the rootfs path when the spec asks for it to be

@@ -57,9 +57,17 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 		}
 		defer console.Close()
 	}
-	// An exec'd process is under the container's filter, recompiled from
-	// the stored spec.
-	filter, listener, err := compileSeccomp(s)
+	// An exec'd process is under the container's walls as its plan
+	// holds them: its Landlock policy and its compiled filter, reused.
+	pl, err := c.plan()
+	if err != nil {
+		return nil, err
+	}
+	proc, err := pl.ForExec(o.Process)
+	if err != nil {
+		return nil, err
+	}
+	listener, err := dialListener(s, proc.Seccomp)
 	if err != nil {
 		return nil, err
 	}
@@ -91,11 +99,8 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 		return nil, fmt.Errorf("container init exited during exec: %w", ErrStopped)
 	}
 	cfg := &initproc.Config{
-		Kind: initproc.KindExec, ID: c.State.ID, Spec: s, Process: o.Process,
-		UserNS: hasNS(s, specs.UserNamespace), CgroupNS: hasNS(s, specs.CgroupNamespace),
-		Setgroups:   !spec.SetgroupsDenied(s),
-		PreserveFDs: o.PreserveFDs, FifoFD: -1, ConsoleFD: p.consoleFD,
-		Seccomp: filter, ListenerFD: p.listenerFD,
+		Kind: initproc.KindExec, Plan: pl, Process: proc,
+		PreserveFDs: o.PreserveFDs, FifoFD: -1, ConsoleFD: p.consoleFD, ListenerFD: p.listenerFD,
 	}
 	if err := p.conn.Send(cfg); err != nil {
 		killPid(p.pid)

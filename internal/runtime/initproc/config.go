@@ -9,7 +9,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/tirith-project/tirith/internal/seccomp"
+	"github.com/tirith-project/tirith/internal/runtime/plan"
 )
 
 // Kinds of child.
@@ -19,37 +19,27 @@ const (
 )
 
 // Config is everything the child needs, sent by the parent as one JSON
-// line once the child is in its namespaces. Paths in Spec are absolute.
+// message once the child is in its namespaces.
 type Config struct {
-	Kind         string         `json:"kind"`
-	ID           string         `json:"id"`
-	Spec         *specs.Spec    `json:"spec"`
-	Process      *specs.Process `json:"process"`
-	NoPivot      bool           `json:"noPivot,omitempty"`
-	NoNewKeyring bool           `json:"noNewKeyring,omitempty"`
-	// CgroupPaths maps each cgroup controller to the container's
-	// directory on the host ("" is the unified hierarchy).
-	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
-	UserNS      bool              `json:"userNS,omitempty"`
-	// IdmapRootfs: right after this config, the parent sends an
-	// idmapped clone of the rootfs (rootfs.IdmappedTree) over the sync
-	// socket (SCM_RIGHTS).
-	IdmapRootfs bool `json:"idmapRootfs,omitempty"`
+	Kind string `json:"kind"`
+	// Plan is the container's: what a new container's init applies; for
+	// an exec, the container's plan as stored (its mounts name the
+	// writable ones in an exec error).
+	Plan *plan.Plan `json:"plan"`
+	// Process is the payload's plan: Plan.Process for a new container,
+	// the exec'd process's (plan.ForExec) for an exec.
+	Process *plan.Process `json:"process"`
 	// BindTrees: the container's root may be unable to look up bind
 	// mount sources (it is an unprivileged host uid), so once the
 	// rootfs is prepared the child asks (MsgBindSources) and the
 	// parent sends each bind mount's source, cloned in the child's
-	// mount namespace (rootfs.CloneSource), one fd per message in spec
+	// mount namespace (rootfs.CloneSource), one fd per message in plan
 	// order. If it cannot, it fails the create (and kills the child).
 	BindTrees bool `json:"bindTrees,omitempty"`
-	CgroupNS  bool `json:"cgroupNS,omitempty"`
-	Setgroups bool `json:"setgroups"`
 	// File descriptors, as numbered in the child.
 	PreserveFDs int `json:"preserveFDs"`
 	FifoFD      int `json:"fifoFD"`    // exec fifo (init only), else -1
 	ConsoleFD   int `json:"consoleFD"` // console socket, else -1
-	// Seccomp is the compiled filter (wall 3), nil for none.
-	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 	// ListenerFD is a connection to linux.seccomp.listenerPath that
 	// receives the notify fd, else -1.
 	ListenerFD int `json:"listenerFD"`
@@ -61,6 +51,8 @@ type Config struct {
 type Message struct {
 	Type  string `json:"type"`
 	Error string `json:"error,omitempty"`
+	// Report comes with MsgReady: what the kernel granted.
+	Report *plan.Report `json:"report,omitempty"`
 }
 
 // Message types.

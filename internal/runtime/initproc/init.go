@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/tirith-project/tirith/internal/network"
 	"github.com/tirith-project/tirith/internal/nsenter"
 	"github.com/tirith-project/tirith/internal/rootfs"
+	"github.com/tirith-project/tirith/internal/runtime/plan"
 )
 
 // Main is the entry point of `tirith init`. It never returns: it execs the
@@ -55,49 +55,50 @@ func Main() {
 	os.Exit(1)
 }
 
-// containerInit raises the walls of a new container in order. Namespaces
-// (walls 1 and 5) and the cgroup (wall 6) were set up before Go started;
-// who we are now: root in the container's user namespace (or the host's),
-// with every capability, in all the container's namespaces.
+// containerInit applies the plan of a new container, wall by wall.
+// Namespaces (walls 1 and 5) and the cgroup (wall 6) were set up before
+// Go started; who we are now: root in the container's user namespace (or
+// the host's), with every capability, in all the container's namespaces,
+// with the rootfs as our working directory.
 func containerInit(c *Config, conn *Conn) error {
-	s, p := c.Spec, c.Process
+	pl, p := c.Plan, c.Process
 
-	// Wall 7 (filesystem): the spec's mounts and devices, resolved inside
-	// the rootfs, while the host's filesystem is still our root.
+	// Wall 7 (filesystem): the mounts and devices, resolved inside the
+	// rootfs, while the host's filesystem is still our root.
 	var idmapped *os.File
-	if c.IdmapRootfs {
+	if pl.Rootfs.Idmapped {
 		var err error
 		if idmapped, err = recvFile(conn); err != nil {
 			return fmt.Errorf("wall 1 (identity): idmapped rootfs: %w", err)
 		}
 		defer idmapped.Close()
 	}
-	if joinsMountNS(s) {
+	if joinsMountNS(pl) {
 		// setns(2) put us at the root of the joined namespace: the
 		// rootfs is only found there by its path.
-		if err := unix.Chdir(s.Root.Path); err != nil {
-			return fmt.Errorf("wall 7 (filesystem): root.path: %w", &os.PathError{Op: "chdir", Path: s.Root.Path, Err: err})
+		if err := unix.Chdir(pl.Rootfs.Path); err != nil {
+			return fmt.Errorf("wall 7 (filesystem): root.path: %w", &os.PathError{Op: "chdir", Path: pl.Rootfs.Path, Err: err})
 		}
 	}
-	prop, _ := rootfs.ParsePropagation(s.Linux.RootfsPropagation)
-	if err := rootfs.Prepare(s.Root.Path, prop, idmapped); err != nil {
+	prop := pl.Rootfs.Propagation
+	if err := rootfs.Prepare(pl.Rootfs.Path, prop, idmapped); err != nil {
 		return fmt.Errorf("wall 7 (filesystem): %w", err)
 	}
-	root, err := rootfs.OpenRoot(s.Root.Path)
+	root, err := rootfs.OpenRoot(pl.Rootfs.Path)
 	if err != nil {
 		return fmt.Errorf("wall 7 (filesystem): %w", err)
 	}
 	var trees []*os.File
 	if c.BindTrees {
-		if trees, err = recvBindTrees(conn, s.Mounts); err != nil {
+		if trees, err = recvBindTrees(conn, pl.Mounts); err != nil {
 			return fmt.Errorf("wall 7 (filesystem): bind mount sources: %w", err)
 		}
 		// Each is closed once attached; these are for an error on the
 		// way (all are close-on-exec anyway).
 		defer closeAll(trees)
 	}
-	mc := rootfs.MountContext{CgroupPaths: c.CgroupPaths, CgroupNS: c.CgroupNS, UserNS: c.UserNS, MountLabel: s.Linux.MountLabel}
-	for i, m := range s.Mounts {
+	mc := rootfs.MountContext{CgroupPaths: pl.Cgroup.Paths, CgroupNS: pl.Cgroup.Namespace, UserNS: pl.Namespaces.NewUserNS() || pl.Namespaces.Has(specs.UserNamespace), MountLabel: pl.MountLabel}
+	for i, m := range pl.Mounts {
 		var tree *os.File
 		if trees != nil {
 			tree = trees[i]
@@ -111,8 +112,8 @@ func containerInit(c *Config, conn *Conn) error {
 			return fmt.Errorf("wall 7 (filesystem): mounts[%d]: %w", i, err)
 		}
 	}
-	if needsDevSetup(s.Mounts) {
-		if err := root.CreateDevices(s.Linux.Devices, c.UserNS); err != nil {
+	if pl.SetupDev {
+		if err := root.CreateDevices(pl.Devices, mc.UserNS); err != nil {
 			return fmt.Errorf("wall 7 (filesystem): %w", err)
 		}
 	}
@@ -120,8 +121,7 @@ func containerInit(c *Config, conn *Conn) error {
 
 	// Hooks that must see the container's mounts but the host's root:
 	// prestart and createRuntime run in the parent, createContainer here.
-	//nolint:staticcheck // Prestart is deprecated but still honoured.
-	if s.Hooks != nil && (len(s.Hooks.Prestart) > 0 || len(s.Hooks.CreateRuntime) > 0) {
+	if pl.Hooks.Runtime {
 		if err := conn.Send(Message{Type: MsgHooks}); err != nil {
 			return err
 		}
@@ -130,14 +130,12 @@ func containerInit(c *Config, conn *Conn) error {
 			return fmt.Errorf("waiting for the runtime's hooks: %v", err)
 		}
 	}
-	if s.Hooks != nil {
-		if err := hooks.Run("createContainer", s.Hooks.CreateContainer, &c.State); err != nil {
-			return err
-		}
+	if err := hooks.Run("createContainer", pl.Hooks.CreateContainer, &c.State); err != nil {
+		return err
 	}
 
 	// Wall 7: leave the host's filesystem behind for good.
-	if c.NoPivot {
+	if pl.Rootfs.NoPivot {
 		err = rootfs.MoveRoot()
 	} else {
 		err = rootfs.PivotRoot()
@@ -161,42 +159,42 @@ func containerInit(c *Config, conn *Conn) error {
 	}
 	// Wall 5 (namespaces): what the new uts, ipc and net namespaces
 	// hold. Sysctls go in before /proc/sys turns read-only below.
-	if s.Hostname != "" {
-		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+	if pl.Hostname != "" {
+		if err := unix.Sethostname([]byte(pl.Hostname)); err != nil {
 			return fmt.Errorf("set hostname: %w", err)
 		}
 	}
-	if s.Domainname != "" {
-		if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+	if pl.Domainname != "" {
+		if err := unix.Setdomainname([]byte(pl.Domainname)); err != nil {
 			return fmt.Errorf("set domainname: %w", err)
 		}
 	}
-	if err := writeSysctls(s.Linux.Sysctl); err != nil {
+	if err := writeSysctls(pl.Sysctls); err != nil {
 		return err
 	}
-	if s.Annotations[network.LoopbackAnnotation] == "up" {
+	if pl.Loopback {
 		// Asked for by the front end (Docker's behaviour); the OCI
 		// runtime otherwise leaves networking to the spec's owner.
 		if err := network.LoopbackUp(); err != nil {
 			return fmt.Errorf("wall 5 (namespaces): annotations[%q]: %w", network.LoopbackAnnotation, err)
 		}
 	}
-	if s.Root.Readonly {
+	if pl.Rootfs.Readonly {
 		if err := rootfs.ReadonlyRoot(); err != nil {
 			return fmt.Errorf("wall 7 (filesystem): %w", err)
 		}
 	}
-	if err := rootfs.ReadonlyPaths(s.Linux.ReadonlyPaths); err != nil {
+	if err := rootfs.ReadonlyPaths(pl.ReadonlyPaths); err != nil {
 		return fmt.Errorf("wall 7 (filesystem): %w", err)
 	}
-	if err := rootfs.MaskPaths(s.Linux.MaskedPaths, s.Linux.MountLabel); err != nil {
+	if err := rootfs.MaskPaths(pl.MaskedPaths, pl.MountLabel); err != nil {
 		return fmt.Errorf("wall 7 (filesystem): %w", err)
 	}
 
-	if !c.NoNewKeyring {
+	if pl.SessionKeyring != "" {
 		// A session keyring of its own, so the container cannot read
 		// the keys of the runtime's session.
-		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+		if _, err := unix.KeyctlJoinSessionKeyring(pl.SessionKeyring); err != nil && !errors.Is(err, unix.ENOSYS) {
 			return fmt.Errorf("join session keyring: %w", err)
 		}
 	}
@@ -231,13 +229,13 @@ func recvFile(conn *Conn) (*os.File, error) {
 // mounts, cloned in our mount namespace with its privileges
 // (rootfs.CloneSource), and receives them in spec order: trees[i] is
 // mounts[i]'s, nil for other mounts.
-func recvBindTrees(conn *Conn, mounts []specs.Mount) ([]*os.File, error) {
+func recvBindTrees(conn *Conn, mounts []rootfs.Op) ([]*os.File, error) {
 	if err := conn.Send(Message{Type: MsgBindSources}); err != nil {
 		return nil, err
 	}
 	trees := make([]*os.File, len(mounts))
 	for i, m := range mounts {
-		if !rootfs.IsBind(m) {
+		if !m.IsBind() {
 			continue
 		}
 		f, err := recvFile(conn)
@@ -260,31 +258,20 @@ func closeAll(files []*os.File) {
 	}
 }
 
-// joinsMountNS reports whether the spec joins an existing mount
+// joinsMountNS reports whether the container joins an existing mount
 // namespace rather than making one.
-func joinsMountNS(s *specs.Spec) bool {
-	for _, n := range s.Linux.Namespaces {
-		if n.Type == specs.MountNamespace {
-			return n.Path != ""
+func joinsMountNS(pl *plan.Plan) bool {
+	for _, j := range pl.Namespaces.Join {
+		if j.Type == specs.MountNamespace {
+			return true
 		}
 	}
 	return false
 }
 
-// needsDevSetup: the runtime populates /dev unless the spec bind-mounts
-// one from elsewhere (runc's rule).
-func needsDevSetup(mounts []specs.Mount) bool {
-	for _, m := range mounts {
-		if m.Destination == "/dev" {
-			return !rootfs.ParseOptions(m.Options).Bind
-		}
-	}
-	return true
-}
-
 // startPayload applies the per-process walls shared by init and exec, then
 // waits for `start` (init only) and execs.
-func startPayload(c *Config, conn *Conn, p *specs.Process) error {
+func startPayload(c *Config, conn *Conn, p *plan.Process) error {
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
 	}
@@ -321,21 +308,21 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 	}
 	// Walls 4 and 3, early case: without no_new_privs, a Landlock domain
 	// or a seccomp filter needs CAP_SYS_ADMIN, which the next step may drop.
-	var landlockPol *landlock.Policy
+	var landlockApplied *landlock.Applied
 	if !p.NoNewPrivileges {
 		var err error
-		if landlockPol, err = restrictLandlock(c); err != nil {
+		if landlockApplied, err = restrictLandlock(p.Landlock); err != nil {
 			return err
 		}
 	}
-	if c.Seccomp != nil && !p.NoNewPrivileges {
-		if err := installSeccomp(c); err != nil {
+	if p.Seccomp != nil && !p.NoNewPrivileges {
+		if err := installSeccomp(c, p.Seccomp); err != nil {
 			return err
 		}
 	}
 	// Walls 1 and 2 (identity, privileges): bounding set, uid/gid, the
 	// capability sets.
-	if err := caps.Apply(p.Capabilities, p.User, c.Setgroups); err != nil {
+	if err := caps.Apply(p.Capabilities, p.User, p.Setgroups); err != nil {
 		return fmt.Errorf("wall 2 (privileges): %w", err)
 	}
 	if err := chdirInRoot(p.Cwd); err != nil {
@@ -352,7 +339,7 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 		// Wall 4 (mandatory access): Landlock, once no_new_privs lets an
 		// unprivileged thread restrict itself.
 		var err error
-		if landlockPol, err = restrictLandlock(c); err != nil {
+		if landlockApplied, err = restrictLandlock(p.Landlock); err != nil {
 			return err
 		}
 	}
@@ -361,7 +348,7 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 	if err != nil {
 		return err
 	}
-	if err := conn.Send(Message{Type: MsgReady}); err != nil {
+	if err := conn.Send(Message{Type: MsgReady, Report: report(landlockApplied, p)}); err != nil {
 		return err
 	}
 	if c.FifoFD >= 0 {
@@ -369,21 +356,23 @@ func startPayload(c *Config, conn *Conn, p *specs.Process) error {
 		if err := waitStart(c.FifoFD); err != nil {
 			return err
 		}
-		if c.Spec.Hooks != nil {
-			if err := hooks.Run("startContainer", c.Spec.Hooks.StartContainer, &c.State); err != nil {
-				return err
-			}
+		if err := hooks.Run("startContainer", c.Plan.Hooks.StartContainer, &c.State); err != nil {
+			return err
 		}
 	}
 	// Wall 3 (syscalls), last: as close to execve as possible, so the
 	// filter need not allow the runtime's own syscalls.
-	if c.Seccomp != nil && p.NoNewPrivileges {
-		if err := installSeccomp(c); err != nil {
+	if p.Seccomp != nil && p.NoNewPrivileges {
+		if err := installSeccomp(c, p.Seccomp); err != nil {
 			return err
 		}
 	}
 	if err := unix.Exec(path, p.Args, env); err != nil {
-		return execError(p.Args[0], path, err, landlockPol, c.Spec.Mounts)
+		var inForce *landlock.Policy
+		if landlockApplied != nil {
+			inForce = p.Landlock
+		}
+		return execError(p.Args[0], path, err, inForce, c.Plan.Mounts)
 	}
 	return nil
 }
@@ -408,7 +397,7 @@ func chdirInRoot(cwd string) error {
 // the file's mode bits nor its mount forbid the exec (access(2) checks
 // both, and Landlock does not hook it), the policy did, and the error
 // names the part of it that decided.
-func execError(arg0, path string, err error, pol *landlock.Policy, mounts []specs.Mount) error {
+func execError(arg0, path string, err error, pol *landlock.Policy, mounts []rootfs.Op) error {
 	plain := fmt.Errorf("exec %q: %w", arg0, err)
 	if !errors.Is(err, unix.EACCES) || pol == nil {
 		return plain
@@ -437,7 +426,7 @@ func execError(arg0, path string, err error, pol *landlock.Policy, mounts []spec
 	if noExec != "" {
 		why = noExec + " is in noExecute"
 		for _, m := range mounts {
-			if filepath.Clean(m.Destination) == filepath.Clean(noExec) && !slices.Contains(m.Options, "ro") {
+			if filepath.Clean(m.Destination) == filepath.Clean(noExec) && m.Parsed.Flags&unix.MS_RDONLY == 0 {
 				why = noExec + " is a writable mount (noExecute)"
 			}
 		}
@@ -465,26 +454,22 @@ func interpreter(path string) string {
 	return ""
 }
 
-// restrictLandlock applies the Landlock annotation, if any, and returns
-// the policy now in force (nil if none). A kernel without Landlock runs
-// the container without it (the wall is best effort, like the ABI levels
-// within it).
-func restrictLandlock(c *Config) (*landlock.Policy, error) {
-	v, ok := c.Spec.Annotations[landlock.Annotation]
-	if !ok {
+// restrictLandlock applies the plan's Landlock policy, if any, and
+// returns what the kernel enforced (nil if nothing). A kernel without
+// Landlock runs the container without it (the wall is best effort, like
+// the ABI levels within it); the report says so.
+func restrictLandlock(pol *landlock.Policy) (*landlock.Applied, error) {
+	if pol == nil {
 		return nil, nil
 	}
-	pol, err := landlock.Parse(v)
+	applied, err := pol.Restrict()
 	if err != nil {
-		return nil, err
-	}
-	if _, err := pol.Restrict(); err != nil {
 		if errors.Is(err, landlock.ErrUnsupported) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("wall 4 (mandatory access): %w", err)
 	}
-	return pol, nil
+	return applied, nil
 }
 
 // closeOnExecFrom marks every fd >= from close-on-exec: close_range(2),

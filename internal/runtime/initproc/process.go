@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/runtime/plan"
 	"github.com/tirith-project/tirith/internal/spec"
 )
 
@@ -89,11 +90,11 @@ var schedFlags = map[specs.LinuxSchedulerFlag]uint64{
 	specs.SchedFlagUtilClampMax: 0x40,
 }
 
-func writeSysctls(m map[string]string) error {
-	for k, v := range m {
-		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
-		if err := os.WriteFile(p, []byte(v), 0); err != nil {
-			return fmt.Errorf("linux.sysctl[%q]: %w", k, err)
+func writeSysctls(sysctls []plan.Sysctl) error {
+	for _, sc := range sysctls {
+		p := filepath.Join("/proc/sys", strings.ReplaceAll(sc.Key, ".", "/"))
+		if err := os.WriteFile(p, []byte(sc.Value), 0); err != nil {
+			return fmt.Errorf("linux.sysctl[%q]: %w", sc.Key, err)
 		}
 	}
 	return nil

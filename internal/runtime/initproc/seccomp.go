@@ -8,14 +8,15 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/runtime/plan"
 	"github.com/tirith-project/tirith/internal/seccomp"
 )
 
 // installSeccomp loads the filter and, for SCMP_ACT_NOTIFY rules, sends
 // the listener fd to the profile's listenerPath as runtime-spec says: the
 // container process state as JSON, with the fd attached (SCM_RIGHTS).
-func installSeccomp(c *Config) error {
-	fd, err := seccomp.Install(c.Seccomp)
+func installSeccomp(c *Config, f *plan.Seccomp) error {
+	fd, err := seccomp.Install(f.Program)
 	if err != nil {
 		return fmt.Errorf("wall 3 (syscalls): %w", err)
 	}
@@ -31,10 +32,8 @@ func installSeccomp(c *Config) error {
 		Version: specs.Version,
 		Fds:     []string{specs.SeccompFdName},
 		Pid:     os.Getpid(),
-		State:   c.State,
-	}
-	if c.Spec != nil && c.Spec.Linux != nil && c.Spec.Linux.Seccomp != nil {
-		st.Metadata = c.Spec.Linux.Seccomp.ListenerMetadata
+		State:    c.State,
+		Metadata: f.ListenerMetadata,
 	}
 	data, err := json.Marshal(st)
 	if err != nil {
