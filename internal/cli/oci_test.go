@@ -63,4 +63,8 @@ func TestExecProcessCaps(t *testing.T) {
 	if _, err := execProcess(base, &execFlags{}, nil, false); err == nil {
 		t.Fatal("exec without a command was accepted")
 	}
+	// An unknown --cap is the flag's error, not a spec field's later.
+	if _, err := execProcess(base, &execFlags{caps: []string{"foo"}}, []string{"id"}, false); err == nil || err.Error() != `--cap: unknown capability "foo"` {
+		t.Fatalf("--cap foo: %v", err)
+	}
 }

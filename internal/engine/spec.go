@@ -13,10 +13,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	// Aliased: BuildSpec's local "caps" is the set being built.
+	capabilities "github.com/tirith-project/tirith/internal/caps"
 	"github.com/tirith-project/tirith/internal/image/store"
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
 	"github.com/tirith-project/tirith/internal/network"
@@ -166,7 +167,7 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 	// drops them anyway; keeping the sets empty says so).
 	caps := slices.Clone(spec.DefaultCapabilities)
 	if o.Privileged {
-		caps = allCaps()
+		caps = capabilities.All()
 		relax(2, "--privileged", "every capability, no no_new_privs")
 		relax(3, "--privileged", "no seccomp filter")
 		relax(4, "--privileged", "no Landlock policy")
@@ -175,11 +176,11 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 	}
 	for _, c := range o.CapAdd {
 		if strings.EqualFold(c, "ALL") {
-			caps = allCaps()
+			caps = capabilities.All()
 			relax(2, "--cap-add", "ALL capabilities added")
 			continue
 		}
-		name, err := capName(c)
+		name, err := capabilities.FromFlag(c)
 		if err != nil {
 			return nil, fmt.Errorf("--cap-add: %w", err)
 		}
@@ -193,7 +194,7 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 			caps = nil
 			continue
 		}
-		name, err := capName(c)
+		name, err := capabilities.FromFlag(c)
 		if err != nil {
 			return nil, fmt.Errorf("--cap-drop: %w", err)
 		}
@@ -580,33 +581,6 @@ func readEnvFile(p string) ([]string, error) {
 		out = append(out, line)
 	}
 	return out, sc.Err()
-}
-
-func capName(c string) (string, error) {
-	n := strings.ToUpper(c)
-	if !strings.HasPrefix(n, "CAP_") {
-		n = "CAP_" + n
-	}
-	if !spec.KnownCapability(n) {
-		return "", fmt.Errorf("unknown capability %q", c)
-	}
-	return n, nil
-}
-
-// allCaps lists every capability this kernel knows.
-func allCaps() []string {
-	var out []string
-	last, err := capability.LastCap()
-	for _, c := range capability.ListKnown() {
-		if err == nil && c > last {
-			continue
-		}
-		n := "CAP_" + strings.ToUpper(c.String())
-		if spec.KnownCapability(n) {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // parseVolume parses -v SRC:DST[:ro|rw]. Only bind mounts of absolute

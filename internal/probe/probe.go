@@ -17,8 +17,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/moby/sys/capability"
 	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/caps"
 )
 
 // Report is what the probe saw.
@@ -202,12 +203,7 @@ func capNames(hex string) []string {
 	if err != nil {
 		return nil
 	}
-	names := []string{}
-	for _, c := range capability.ListKnown() {
-		if mask&(1<<uint(c)) != 0 {
-			names = append(names, "CAP_"+strings.ToUpper(c.String()))
-		}
-	}
+	names := caps.InMask(mask)
 	sort.Strings(names)
 	return names
 }

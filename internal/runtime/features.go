@@ -4,10 +4,10 @@ import (
 	"os"
 	"strings"
 
-	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
+	"github.com/tirith-project/tirith/internal/caps"
 	"github.com/tirith-project/tirith/internal/cgroups"
 	"github.com/tirith-project/tirith/internal/rootfs"
 )
@@ -16,10 +16,6 @@ import (
 // features.md), for `tirith features`.
 func Features() *features.Features {
 	f := false
-	var capsList []string
-	for _, c := range capability.ListKnown() {
-		capsList = append(capsList, "CAP_"+strings.ToUpper(c.String()))
-	}
 	apparmor := fileHas("/sys/module/apparmor/parameters/enabled", "Y")
 	_, err := os.Stat("/sys/fs/selinux/enforce")
 	selinux := err == nil
@@ -33,7 +29,7 @@ func Features() *features.Features {
 		MountOptions:  rootfs.KnownOptions(),
 		Linux: &features.Linux{
 			Namespaces:      []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"},
-			Capabilities:    capsList,
+			Capabilities:    caps.Names(),
 			Cgroup:          &features.Cgroup{V1: &v1, V2: &v2, Systemd: &f, SystemdUser: &f},
 			Apparmor:        &features.Apparmor{Enabled: &apparmor},
 			Selinux:         &features.Selinux{Enabled: &selinux},

@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/tirith-project/tirith/internal/caps"
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
 	"github.com/tirith-project/tirith/internal/network"
 	"github.com/tirith-project/tirith/internal/rootfs"
@@ -130,17 +130,6 @@ func checkVersion(v string) error {
 	return nil
 }
 
-var knownCaps = func() map[string]bool {
-	m := map[string]bool{}
-	for _, c := range capability.ListKnown() {
-		m["CAP_"+strings.ToUpper(c.String())] = true
-	}
-	return m
-}()
-
-// KnownCapability reports whether name (e.g. "CAP_CHOWN") is a capability.
-func KnownCapability(name string) bool { return knownCaps[name] }
-
 var rlimitNames = map[string]bool{
 	"RLIMIT_AS": true, "RLIMIT_CORE": true, "RLIMIT_CPU": true, "RLIMIT_DATA": true,
 	"RLIMIT_FSIZE": true, "RLIMIT_LOCKS": true, "RLIMIT_MEMLOCK": true, "RLIMIT_MSGQUEUE": true,
@@ -179,8 +168,8 @@ func validateProcess(p *specs.Process, f string, add func(string, string, ...any
 			"permitted": c.Permitted, "ambient": c.Ambient,
 		} {
 			for i, n := range names {
-				if !knownCaps[n] {
-					add(fmt.Sprintf("%s.capabilities.%s[%d]", f, set, i), "unknown capability %q", n)
+				if _, err := caps.Lookup(n); err != nil {
+					add(fmt.Sprintf("%s.capabilities.%s[%d]", f, set, i), "%v", err)
 				}
 			}
 		}
