@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tirith-project/tirith/internal/spec"
 )
 
 // Fuzz targets for `tirith run`'s flag parsers. The property of each: no
@@ -138,7 +140,7 @@ func FuzzParseUlimit(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !rlimitNames[rl.Type] {
+		if _, ok := spec.Rlimit(rl.Type); !ok {
 			t.Fatalf("parseUlimit(%q): unknown type %q", u, rl.Type)
 		}
 		if rl.Soft > rl.Hard {

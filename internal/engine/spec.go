@@ -28,8 +28,6 @@ import (
 // SecretsDir is where --secret files appear inside the container.
 const SecretsDir = "/run/secrets"
 
-const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 // SpecInput is what BuildSpec needs besides the flags.
 type SpecInput struct {
 	// Config is the image's config.
@@ -515,7 +513,7 @@ func buildEnv(image []string, o *Options, hostname, home string) ([]string, []st
 		}
 		vals[k] = v
 	}
-	set(defaultPath)
+	set("PATH=" + spec.DefaultPath)
 	for _, kv := range image {
 		set(kv)
 	}
@@ -692,7 +690,7 @@ func parseUlimit(u string) (specs.POSIXRlimit, error) {
 		return specs.POSIXRlimit{}, fmt.Errorf("--ulimit %q: want NAME=SOFT[:HARD]", u)
 	}
 	typ := "RLIMIT_" + strings.ToUpper(name)
-	if _, ok := rlimitNames[typ]; !ok {
+	if _, ok := spec.Rlimit(typ); !ok {
 		return specs.POSIXRlimit{}, fmt.Errorf("--ulimit %q: unknown limit %q", u, name)
 	}
 	softS, hardS, hasHard := strings.Cut(val, ":")
@@ -716,13 +714,6 @@ func parseUlimit(u string) (specs.POSIXRlimit, error) {
 		return specs.POSIXRlimit{}, fmt.Errorf("--ulimit %q: soft limit above hard limit", u)
 	}
 	return specs.POSIXRlimit{Type: typ, Soft: soft, Hard: hard}, nil
-}
-
-var rlimitNames = map[string]bool{
-	"RLIMIT_AS": true, "RLIMIT_CORE": true, "RLIMIT_CPU": true, "RLIMIT_DATA": true, "RLIMIT_FSIZE": true,
-	"RLIMIT_LOCKS": true, "RLIMIT_MEMLOCK": true, "RLIMIT_MSGQUEUE": true, "RLIMIT_NICE": true,
-	"RLIMIT_NOFILE": true, "RLIMIT_NPROC": true, "RLIMIT_RSS": true, "RLIMIT_RTPRIO": true,
-	"RLIMIT_RTTIME": true, "RLIMIT_SIGPENDING": true, "RLIMIT_STACK": true,
 }
 
 // executeSplit is the default policy's execute/noExecute pair for these

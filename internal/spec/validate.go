@@ -130,13 +130,6 @@ func checkVersion(v string) error {
 	return nil
 }
 
-var rlimitNames = map[string]bool{
-	"RLIMIT_AS": true, "RLIMIT_CORE": true, "RLIMIT_CPU": true, "RLIMIT_DATA": true,
-	"RLIMIT_FSIZE": true, "RLIMIT_LOCKS": true, "RLIMIT_MEMLOCK": true, "RLIMIT_MSGQUEUE": true,
-	"RLIMIT_NICE": true, "RLIMIT_NOFILE": true, "RLIMIT_NPROC": true, "RLIMIT_RSS": true,
-	"RLIMIT_RTPRIO": true, "RLIMIT_RTTIME": true, "RLIMIT_SIGPENDING": true, "RLIMIT_STACK": true,
-}
-
 // ValidateProcess checks a process object (also used by exec --process).
 func ValidateProcess(p *specs.Process) error {
 	var errs []error
@@ -177,7 +170,7 @@ func validateProcess(p *specs.Process, f string, add func(string, string, ...any
 	seen := map[string]bool{}
 	for i, r := range p.Rlimits {
 		field := fmt.Sprintf("%s.rlimits[%d]", f, i)
-		if !rlimitNames[r.Type] {
+		if _, ok := Rlimit(r.Type); !ok {
 			add(field+".type", "unknown rlimit %q", r.Type)
 		}
 		if seen[r.Type] {

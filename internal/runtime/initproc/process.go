@@ -13,18 +13,9 @@ import (
 	"github.com/tirith-project/tirith/internal/spec"
 )
 
-var rlimitTypes = map[string]int{
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
-	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE,
-	"RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC,
-	"RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
-	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
-}
-
 func setRlimits(rl []specs.POSIXRlimit) error {
 	for _, r := range rl {
-		t, ok := rlimitTypes[r.Type]
+		t, ok := spec.Rlimit(r.Type)
 		if !ok {
 			return fmt.Errorf("process.rlimits: unknown type %q", r.Type)
 		}
@@ -133,8 +124,6 @@ func writeAttr(name, value string) error {
 	return os.WriteFile(p, []byte(value), 0)
 }
 
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 // lookPath finds the payload in the container's PATH (from its own env,
 // not the runtime's) so that a missing binary fails `create` with a clear
 // error instead of a dead container.
@@ -145,7 +134,7 @@ func lookPath(file string, env []string) (string, error) {
 		}
 		return file, nil
 	}
-	path := defaultPath
+	path := spec.DefaultPath
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "PATH="); ok {
 			path = v
