@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/caps"
+	"github.com/tirith-project/tirith/internal/namespaces"
 )
 
 // Report is what the probe saw.
@@ -80,7 +81,7 @@ func Gather() (*Report, error) {
 	if err := r.parseStatus(status); err != nil {
 		return nil, err
 	}
-	for _, ns := range []string{"cgroup", "ipc", "mnt", "net", "pid", "user", "uts", "time"} {
+	for _, ns := range namespaces.Files() {
 		if l, err := os.Readlink("/proc/self/ns/" + ns); err == nil {
 			r.Namespaces[ns] = l
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/tirith-project/tirith/internal/atomicfile"
 	"github.com/tirith-project/tirith/internal/cgroups"
 	"github.com/tirith-project/tirith/internal/hooks"
+	"github.com/tirith-project/tirith/internal/namespaces"
 	"github.com/tirith-project/tirith/internal/nsenter"
 	"github.com/tirith-project/tirith/internal/rootfs"
 	"github.com/tirith-project/tirith/internal/runtime/initproc"
@@ -274,11 +275,9 @@ func checkNamespacePath(n specs.LinuxNamespace) error {
 	if err != nil {
 		return fmt.Errorf("%q is not a namespace: %w", n.Path, err)
 	}
-	if t != cloneFlags[n.Type] {
-		for typ, flag := range cloneFlags {
-			if flag == t {
-				return fmt.Errorf("%q is a %s namespace, not %s", n.Path, typ, n.Type)
-			}
+	if t != namespaces.CloneFlag(n.Type) {
+		if typ, ok := namespaces.OfFlag(t); ok {
+			return fmt.Errorf("%q is a %s namespace, not %s", n.Path, typ, n.Type)
 		}
 		return fmt.Errorf("%q is not a %s namespace", n.Path, n.Type)
 	}
@@ -434,13 +433,6 @@ type nsConfig struct {
 	fork     bool
 }
 
-var cloneFlags = map[specs.LinuxNamespaceType]int{
-	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
-	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
-	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
-	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
-}
-
 // newNamespaces turns the spec's namespaces into nsenter's instructions.
 func newNamespaces(s *specs.Spec) nsConfig {
 	var ns nsConfig
@@ -449,7 +441,7 @@ func newNamespaces(s *specs.Spec) nsConfig {
 			ns.join = append(ns.join, [2]string{string(n.Type), n.Path})
 			continue
 		}
-		ns.newFlags |= cloneFlags[n.Type]
+		ns.newFlags |= namespaces.CloneFlag(n.Type)
 	}
 	if ns.newFlags&unix.CLONE_NEWUSER != 0 {
 		l := s.Linux

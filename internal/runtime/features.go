@@ -9,6 +9,7 @@ import (
 
 	"github.com/tirith-project/tirith/internal/caps"
 	"github.com/tirith-project/tirith/internal/cgroups"
+	"github.com/tirith-project/tirith/internal/namespaces"
 	"github.com/tirith-project/tirith/internal/rootfs"
 )
 
@@ -28,7 +29,7 @@ func Features() *features.Features {
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 		MountOptions:  rootfs.KnownOptions(),
 		Linux: &features.Linux{
-			Namespaces:      []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"},
+			Namespaces:      namespaces.Types(),
 			Capabilities:    caps.Names(),
 			Cgroup:          &features.Cgroup{V1: &v1, V2: &v2, Systemd: &f, SystemdUser: &f},
 			Apparmor:        &features.Apparmor{Enabled: &apparmor},

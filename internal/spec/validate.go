@@ -11,6 +11,7 @@ import (
 
 	"github.com/tirith-project/tirith/internal/caps"
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
+	"github.com/tirith-project/tirith/internal/namespaces"
 	"github.com/tirith-project/tirith/internal/network"
 	"github.com/tirith-project/tirith/internal/rootfs"
 )
@@ -210,19 +211,12 @@ var SchedPolicies = map[specs.LinuxSchedulerPolicy]uint32{
 	specs.SchedIdle: 5, specs.SchedDeadline: 6,
 }
 
-// NamespaceFlags maps namespace types to their CLONE_NEW* names in nsenter.
-var namespaceTypes = map[specs.LinuxNamespaceType]bool{
-	specs.PIDNamespace: true, specs.NetworkNamespace: true, specs.MountNamespace: true,
-	specs.IPCNamespace: true, specs.UTSNamespace: true, specs.UserNamespace: true,
-	specs.CgroupNamespace: true, specs.TimeNamespace: true,
-}
-
 func validateLinux(s *specs.Spec, add func(string, string, ...any)) {
 	l := s.Linux
 	ns := map[specs.LinuxNamespaceType]bool{}
 	for i, n := range l.Namespaces {
 		f := fmt.Sprintf("linux.namespaces[%d]", i)
-		if !namespaceTypes[n.Type] {
+		if !namespaces.Known(n.Type) {
 			add(f+".type", "unknown namespace type %q", n.Type)
 			continue
 		}
