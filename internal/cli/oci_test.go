@@ -29,6 +29,7 @@ func TestParseIntSizes(t *testing.T) {
 	}{
 		{"100", true, 100, false}, {"64k", true, 64 << 10, false}, {"100m", true, 100 << 20, false},
 		{"2G", true, 2 << 30, false}, {"512mb", true, 512 << 20, false}, {"-1", true, -1, false},
+		{"1.5g", true, 1610612736, false}, {"1t", true, 1 << 40, false}, {"1.5g", false, 0, true},
 		{"10m", false, 0, true}, {"m", true, 0, true}, {"", true, 0, true},
 	} {
 		got, err := parseInt(tc.in, tc.size)

@@ -23,6 +23,7 @@ import (
 	"github.com/tirith-project/tirith/internal/network"
 	"github.com/tirith-project/tirith/internal/seccomp"
 	"github.com/tirith-project/tirith/internal/spec"
+	"github.com/tirith-project/tirith/internal/units"
 )
 
 // SecretsDir is where --secret files appear inside the container.
@@ -310,13 +311,13 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 	r := s.Linux.Resources
 	mem := int64(DefaultMemory)
 	if o.Memory != "" {
-		if mem, err = ParseBytes(o.Memory); err != nil {
+		if mem, err = units.ParseSize(o.Memory); err != nil {
 			return nil, fmt.Errorf("--memory: %w", err)
 		}
 	}
 	swap := mem
 	if o.MemorySwap != "" {
-		if swap, err = ParseBytes(o.MemorySwap); err != nil {
+		if swap, err = units.ParseSize(o.MemorySwap); err != nil {
 			return nil, fmt.Errorf("--memory-swap: %w", err)
 		}
 		if swap > 0 && mem > 0 && swap < mem {
