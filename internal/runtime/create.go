@@ -21,6 +21,7 @@ import (
 	"github.com/tirith-project/tirith/internal/hooks"
 	"github.com/tirith-project/tirith/internal/namespaces"
 	"github.com/tirith-project/tirith/internal/nsenter"
+	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/rootfs"
 	"github.com/tirith-project/tirith/internal/runtime/initproc"
 	"github.com/tirith-project/tirith/internal/seccomp"
@@ -151,7 +152,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	}
 	defer p.Close()
 	c.State.Pid = p.pid
-	if c.State.InitStart, err = processStart(p.pid); err != nil {
+	if c.State.InitStart, err = procfs.StartTime(p.pid); err != nil {
 		return c, fmt.Errorf("container init %d: %w", p.pid, err)
 	}
 	CrashPoint("after-init-started")
@@ -390,7 +391,7 @@ func waitExit(pid int, timeout time.Duration) bool {
 			return true
 		}
 		if errors.Is(err, unix.ECHILD) {
-			if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) || isZombie(pid) {
+			if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) || procfs.Zombie(pid) {
 				return true
 			}
 		}
@@ -469,16 +470,16 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping, denySetgroups bool)
 		}
 		return []byte(b.String())
 	}
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), format(uids), 0); err != nil {
+	if err := procfs.WriteUIDMap(pid, format(uids)); err != nil {
 		return fmt.Errorf("linux.uidMappings: write uid_map: %w", err)
 	}
 	if denySetgroups {
 		// Must precede gid_map: afterwards the kernel refuses the change.
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
+		if err := procfs.DenySetgroups(pid); err != nil {
 			return fmt.Errorf("annotations[%q]: write setgroups: %w", spec.SetgroupsAnnotation, err)
 		}
 	}
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(gids), 0); err != nil {
+	if err := procfs.WriteGIDMap(pid, format(gids)); err != nil {
 		return fmt.Errorf("linux.gidMappings: write gid_map: %w", err)
 	}
 	return nil
@@ -631,7 +632,7 @@ func startChild(o childOptions) (*child, error) {
 				return fail(err)
 			}
 			if o.idmapRootfs != "" {
-				tree, err := rootfs.IdmappedTree(o.idmapRootfs, fmt.Sprintf("/proc/%d/ns/user", p.pid))
+				tree, err := rootfs.IdmappedTree(o.idmapRootfs, procfs.NS(p.pid, "user"))
 				if err != nil {
 					return fail(fmt.Errorf("annotations[%q]: %w", rootfs.IdmapAnnotation, err))
 				}

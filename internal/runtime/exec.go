@@ -11,6 +11,7 @@ import (
 
 	"github.com/tirith-project/tirith/internal/cgroups"
 	"github.com/tirith-project/tirith/internal/namespaces"
+	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/runtime/initproc"
 	"github.com/tirith-project/tirith/internal/spec"
 )
@@ -44,7 +45,7 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 	// The user namespace first is nsenter's business; here, every type
 	// the container has, joined through its init.
 	for _, n := range s.Linux.Namespaces {
-		ns.join = append(ns.join, [2]string{string(n.Type), fmt.Sprintf("/proc/%d/ns/%s", c.State.Pid, namespaces.File(n.Type))})
+		ns.join = append(ns.join, [2]string{string(n.Type), procfs.NS(c.State.Pid, namespaces.File(n.Type))})
 	}
 	ns.fork = true
 	var console *os.File

@@ -10,6 +10,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/lsm/apparmor"
+	"github.com/tirith-project/tirith/internal/lsm/selinux"
+	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/spec"
 )
 
@@ -30,7 +33,7 @@ func setOOMScoreAdj(v *int) error {
 	if v == nil {
 		return nil
 	}
-	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(fmt.Sprint(*v)), 0); err != nil {
+	if err := procfs.SetOOMScoreAdj(*v); err != nil {
 		return fmt.Errorf("set oom_score_adj %d: %w", *v, err)
 	}
 	return nil
@@ -82,46 +85,26 @@ var schedFlags = map[specs.LinuxSchedulerFlag]uint64{
 
 func writeSysctls(m map[string]string) error {
 	for k, v := range m {
-		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
-		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+		if err := os.WriteFile(procfs.Sysctl(k), []byte(v), 0); err != nil {
 			return fmt.Errorf("linux.sysctl[%q]: %w", k, err)
 		}
 	}
 	return nil
 }
 
-// setExecLabels asks the LSMs for the payload's label at its execve. A
-// label for an LSM the host does not run is an error, as in runc: silently
-// running unconfined would be a lie.
-func setExecLabels(apparmor, selinux string) error {
-	if apparmor != "" {
-		enabled, _ := os.ReadFile("/sys/module/apparmor/parameters/enabled")
-		if strings.TrimSpace(string(enabled)) != "Y" {
-			return fmt.Errorf("process.apparmorProfile %q: AppArmor is not enabled on this host", apparmor)
-		}
-		if err := writeAttr("apparmor/exec", "exec "+apparmor); err != nil {
-			return fmt.Errorf("process.apparmorProfile %q: %w", apparmor, err)
+// setExecLabels asks the LSMs for the payload's label at its execve.
+func setExecLabels(profile, label string) error {
+	if profile != "" {
+		if err := apparmor.SetExecProfile(profile); err != nil {
+			return fmt.Errorf("process.apparmorProfile %q: %w", profile, err)
 		}
 	}
-	if selinux != "" {
-		if _, err := os.Stat("/sys/fs/selinux/enforce"); err != nil {
-			return fmt.Errorf("process.selinuxLabel %q: SELinux is not enabled on this host", selinux)
-		}
-		if err := writeAttr("exec", selinux); err != nil {
-			return fmt.Errorf("process.selinuxLabel %q: %w", selinux, err)
+	if label != "" {
+		if err := selinux.SetExecLabel(label); err != nil {
+			return fmt.Errorf("process.selinuxLabel %q: %w", label, err)
 		}
 	}
 	return nil
-}
-
-func writeAttr(name, value string) error {
-	p := "/proc/thread-self/attr/" + name
-	if name == "apparmor/exec" {
-		if _, err := os.Stat(p); err != nil {
-			p = "/proc/thread-self/attr/exec"
-		}
-	}
-	return os.WriteFile(p, []byte(value), 0)
 }
 
 // lookPath finds the payload in the container's PATH (from its own env,
