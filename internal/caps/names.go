@@ -45,7 +45,7 @@ func FromFlag(s string) (string, error) {
 	if !strings.HasPrefix(n, "CAP_") {
 		n = "CAP_" + n
 	}
-	if _, ok := byName[n]; !ok {
+	if _, err := Lookup(n); err != nil {
 		return "", fmt.Errorf("unknown capability %q", s)
 	}
 	return n, nil
