@@ -8,29 +8,20 @@ package caps
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
-var byName = func() map[string]capability.Cap {
-	m := map[string]capability.Cap{}
-	for _, c := range capability.ListKnown() {
-		m["CAP_"+strings.ToUpper(c.String())] = c
-	}
-	return m
-}()
-
 // parse maps names to caps, dropping those this kernel does not know:
 // asking for a cap newer than the kernel cannot grant more than it has.
 func parse(names []string, last capability.Cap) ([]capability.Cap, error) {
 	out := make([]capability.Cap, 0, len(names))
 	for _, n := range names {
-		c, ok := byName[n]
-		if !ok {
-			return nil, fmt.Errorf("unknown capability %q", n)
+		c, err := Lookup(n)
+		if err != nil {
+			return nil, err
 		}
 		if c <= last {
 			out = append(out, c)
@@ -124,9 +115,9 @@ func Current() (*specs.LinuxCapabilities, error) {
 		{capability.AMBIENT, &out.Ambient},
 	} {
 		*set.dst = []string{}
-		for _, c := range capability.ListKnown() {
+		for i, c := range known {
 			if c <= last && pc.Get(set.which, c) {
-				*set.dst = append(*set.dst, "CAP_"+strings.ToUpper(c.String()))
+				*set.dst = append(*set.dst, names[i])
 			}
 		}
 	}

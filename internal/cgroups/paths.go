@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/opencontainers/cgroups"
+
+	"github.com/tirith-project/tirith/internal/procfs"
 )
 
 // DefaultParent is the cgroup under which containers without a
@@ -88,7 +90,7 @@ func v2Dir(root, inner, ownCgroup string) string {
 
 // ownV2Cgroup reads the runtime's cgroup v2 path from /proc/self/cgroup.
 func ownV2Cgroup() (string, error) {
-	f, err := os.Open("/proc/self/cgroup")
+	f, err := os.Open(procfs.Self("cgroup"))
 	if err != nil {
 		return "", err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tirith-project/tirith/internal/cgroups"
 	"github.com/tirith-project/tirith/internal/runtime"
+	"github.com/tirith-project/tirith/internal/units"
 )
 
 // The cgroup verbs (wall 6): pause, resume, update, events.
@@ -76,7 +77,7 @@ func newUpdateCmd(g *Globals) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.resources, "resources", "r", "", "path to a JSON file of linux.resources, or - for stdin")
-	fl.StringVar(&f.memory, "memory", "", "memory limit (bytes, or with k/m/g suffix; -1 unlimited)")
+	fl.StringVar(&f.memory, "memory", "", "memory limit (bytes, or with a b/k/m/g/t suffix, e.g. 1.5g; -1 unlimited)")
 	fl.StringVar(&f.reservation, "memory-reservation", "", "memory soft limit")
 	fl.StringVar(&f.swap, "memory-swap", "", "memory plus swap limit (-1 unlimited)")
 	fl.StringVar(&f.kernelTCP, "kernel-memory-tcp", "", "kernel TCP buffer limit (cgroup v1)")
@@ -194,28 +195,17 @@ func (f *updateFlags) resourcesFrom(cmd *cobra.Command) (*specs.LinuxResources, 
 	return r, nil
 }
 
-// parseInt reads an integer; with size, a k/m/g suffix (powers of 1024)
-// is allowed, as in runc and Docker.
+// parseInt reads an integer; with size, a size as `tirith run` reads one
+// (units.ParseSize: Docker's units, fractions allowed).
 func parseInt(s string, size bool) (int64, error) {
-	num, mult := s, int64(1)
-	if l := strings.TrimSuffix(strings.ToLower(s), "b"); size && len(l) > 1 {
-		switch l[len(l)-1] {
-		case 'k':
-			mult = 1 << 10
-		case 'm':
-			mult = 1 << 20
-		case 'g':
-			mult = 1 << 30
-		}
-		if mult > 1 {
-			num = l[:len(l)-1]
-		}
+	if size {
+		return units.ParseSize(s)
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
+	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a number", s)
 	}
-	return n * mult, nil
+	return n, nil
 }
 
 func newEventsCmd(g *Globals) *cobra.Command {

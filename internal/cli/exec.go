@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 
+	"github.com/tirith-project/tirith/internal/caps"
 	"github.com/tirith-project/tirith/internal/runtime"
 )
 
@@ -148,10 +149,10 @@ func execProcess(base *specs.Process, f *execFlags, args []string, nnpSet bool) 
 		if base.Capabilities != nil {
 			c = *base.Capabilities
 		}
-		for _, name := range f.caps {
-			name = strings.ToUpper(name)
-			if !strings.HasPrefix(name, "CAP_") {
-				name = "CAP_" + name
+		for _, n := range f.caps {
+			name, err := caps.FromFlag(n)
+			if err != nil {
+				return nil, fmt.Errorf("--cap: %w", err)
 			}
 			c.Bounding = append(c.Bounding, name)
 			c.Effective = append(c.Effective, name)

@@ -29,6 +29,7 @@ func TestParseIntSizes(t *testing.T) {
 	}{
 		{"100", true, 100, false}, {"64k", true, 64 << 10, false}, {"100m", true, 100 << 20, false},
 		{"2G", true, 2 << 30, false}, {"512mb", true, 512 << 20, false}, {"-1", true, -1, false},
+		{"1.5g", true, 1610612736, false}, {"1t", true, 1 << 40, false}, {"1.5g", false, 0, true},
 		{"10m", false, 0, true}, {"m", true, 0, true}, {"", true, 0, true},
 	} {
 		got, err := parseInt(tc.in, tc.size)
@@ -62,5 +63,9 @@ func TestExecProcessCaps(t *testing.T) {
 	}
 	if _, err := execProcess(base, &execFlags{}, nil, false); err == nil {
 		t.Fatal("exec without a command was accepted")
+	}
+	// An unknown --cap is the flag's error, not a spec field's later.
+	if _, err := execProcess(base, &execFlags{caps: []string{"foo"}}, []string{"id"}, false); err == nil || err.Error() != `--cap: unknown capability "foo"` {
+		t.Fatalf("--cap foo: %v", err)
 	}
 }

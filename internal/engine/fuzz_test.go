@@ -7,27 +7,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tirith-project/tirith/internal/spec"
 )
 
 // Fuzz targets for `tirith run`'s flag parsers. The property of each: no
 // input panics, and what is accepted is well-formed (the shape the rest of
 // BuildSpec relies on). Seeds live in testdata/fuzz/<Target>.
-
-// FuzzParseBytes: --memory, --memory-swap. A size is -1 (unlimited: any
-// negative input) or a non-negative byte count, never an overflowed or
-// NaN-derived value.
-func FuzzParseBytes(f *testing.F) {
-	f.Add("512m")
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseBytes(s)
-		if err != nil {
-			return
-		}
-		if n < -1 {
-			t.Fatalf("ParseBytes(%q) = %d: want -1 or a non-negative size", s, n)
-		}
-	})
-}
 
 // FuzzParseSecret: --secret. An accepted target is a plain file name in
 // /run/secrets: never empty, ".", "..", or containing '/'.
@@ -138,7 +124,7 @@ func FuzzParseUlimit(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !rlimitNames[rl.Type] {
+		if _, ok := spec.Rlimit(rl.Type); !ok {
 			t.Fatalf("parseUlimit(%q): unknown type %q", u, rl.Type)
 		}
 		if rl.Soft > rl.Hard {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/procfs"
 )
 
 // Wall 1 for front-end containers: each container gets its own range of
@@ -145,7 +147,7 @@ func unmountLayers(dir string) {
 // 0..RangeSize-1 to base..: made by a short-lived child of ours (a user
 // namespace lives as long as a handle on it does).
 func newUserns(base uint32) (*os.File, error) {
-	cmd := exec.Command("/proc/self/exe", HoldUsernsArg)
+	cmd := exec.Command(procfs.SelfExe, HoldUsernsArg)
 	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: RangeSize}}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: m, GidMappings: m}
 	stdin, err := cmd.StdinPipe()
@@ -155,7 +157,7 @@ func newUserns(base uint32) (*os.File, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("user namespace for id mapping: %w", err)
 	}
-	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", cmd.Process.Pid))
+	ns, err := os.Open(procfs.NS(cmd.Process.Pid, "user"))
 	stdin.Close() // the holder exits on EOF
 	_ = cmd.Wait()
 	if err != nil {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -76,43 +75,6 @@ var WallNames = map[int]string{
 // String is the warning text: "--privileged: wall 2 (privileges): ...".
 func (r Relaxation) String() string {
 	return fmt.Sprintf("%s: wall %d (%s): %s", r.Flag, r.Wall, WallNames[r.Wall], r.What)
-}
-
-// ParseBytes parses Docker's size syntax: a number with an optional
-// b/k/m/g/t suffix (binary multiples), e.g. "512m", "1g", "1048576".
-func ParseBytes(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	t = strings.TrimSuffix(t, "ib")
-	t = strings.TrimSuffix(t, "b")
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'k':
-			mult = 1 << 10
-		case 'm':
-			mult = 1 << 20
-		case 'g':
-			mult = 1 << 30
-		case 't':
-			mult = 1 << 40
-		}
-		if mult != 1 {
-			t = t[:n-1]
-		}
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || t == "" {
-		return 0, fmt.Errorf("invalid size %q (want e.g. 512m, 1g)", s)
-	}
-	if f < 0 {
-		return -1, nil
-	}
-	// NaN, infinities and sizes beyond int64 would convert to a negative
-	// number, i.e. "unlimited".
-	if v := f * float64(mult); math.IsNaN(v) || v >= math.MaxInt64 {
-		return 0, fmt.Errorf("invalid size %q (out of range)", s)
-	}
-	return int64(f * float64(mult)), nil
 }
 
 // secretOpt is one parsed --secret.

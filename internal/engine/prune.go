@@ -1,18 +1,17 @@
 package engine
 
 import (
-	"bufio"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/runtime"
 )
 
@@ -117,7 +116,7 @@ func (e *Engine) Prune() (*PruneReport, error) {
 	// Mounts under the containers dir whose container has no record
 	// (its dir may be gone): deepest first.
 	var stray []string
-	for _, m := range mountsUnder(e.containersDir()) {
+	for _, m := range procfs.MountPointsUnder(e.containersDir()) {
 		rel, _ := filepath.Rel(e.containersDir(), m)
 		id, _, _ := strings.Cut(rel, string(filepath.Separator))
 		if _, err := os.Stat(e.metaPath(id)); errors.Is(err, fs.ErrNotExist) {
@@ -194,45 +193,4 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
-}
-
-// mountsUnder lists the mount points below dir in our mount namespace.
-func mountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		if p := unescapeMountinfo(fields[4]); strings.HasPrefix(p, dir+"/") {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -13,21 +13,21 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	// Aliased: BuildSpec's local "caps" is the set being built.
+	capabilities "github.com/tirith-project/tirith/internal/caps"
 	"github.com/tirith-project/tirith/internal/image/store"
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
 	"github.com/tirith-project/tirith/internal/network"
 	"github.com/tirith-project/tirith/internal/seccomp"
 	"github.com/tirith-project/tirith/internal/spec"
+	"github.com/tirith-project/tirith/internal/units"
 )
 
 // SecretsDir is where --secret files appear inside the container.
 const SecretsDir = "/run/secrets"
-
-const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // SpecInput is what BuildSpec needs besides the flags.
 type SpecInput struct {
@@ -166,7 +166,7 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 	// drops them anyway; keeping the sets empty says so).
 	caps := slices.Clone(spec.DefaultCapabilities)
 	if o.Privileged {
-		caps = allCaps()
+		caps = capabilities.All()
 		relax(2, "--privileged", "every capability, no no_new_privs")
 		relax(3, "--privileged", "no seccomp filter")
 		relax(4, "--privileged", "no Landlock policy")
@@ -175,11 +175,11 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 	}
 	for _, c := range o.CapAdd {
 		if strings.EqualFold(c, "ALL") {
-			caps = allCaps()
+			caps = capabilities.All()
 			relax(2, "--cap-add", "ALL capabilities added")
 			continue
 		}
-		name, err := capName(c)
+		name, err := capabilities.FromFlag(c)
 		if err != nil {
 			return nil, fmt.Errorf("--cap-add: %w", err)
 		}
@@ -193,7 +193,7 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 			caps = nil
 			continue
 		}
-		name, err := capName(c)
+		name, err := capabilities.FromFlag(c)
 		if err != nil {
 			return nil, fmt.Errorf("--cap-drop: %w", err)
 		}
@@ -311,13 +311,13 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 	r := s.Linux.Resources
 	mem := int64(DefaultMemory)
 	if o.Memory != "" {
-		if mem, err = ParseBytes(o.Memory); err != nil {
+		if mem, err = units.ParseSize(o.Memory); err != nil {
 			return nil, fmt.Errorf("--memory: %w", err)
 		}
 	}
 	swap := mem
 	if o.MemorySwap != "" {
-		if swap, err = ParseBytes(o.MemorySwap); err != nil {
+		if swap, err = units.ParseSize(o.MemorySwap); err != nil {
 			return nil, fmt.Errorf("--memory-swap: %w", err)
 		}
 		if swap > 0 && mem > 0 && swap < mem {
@@ -514,7 +514,7 @@ func buildEnv(image []string, o *Options, hostname, home string) ([]string, []st
 		}
 		vals[k] = v
 	}
-	set(defaultPath)
+	set("PATH=" + spec.DefaultPath)
 	for _, kv := range image {
 		set(kv)
 	}
@@ -580,33 +580,6 @@ func readEnvFile(p string) ([]string, error) {
 		out = append(out, line)
 	}
 	return out, sc.Err()
-}
-
-func capName(c string) (string, error) {
-	n := strings.ToUpper(c)
-	if !strings.HasPrefix(n, "CAP_") {
-		n = "CAP_" + n
-	}
-	if !spec.KnownCapability(n) {
-		return "", fmt.Errorf("unknown capability %q", c)
-	}
-	return n, nil
-}
-
-// allCaps lists every capability this kernel knows.
-func allCaps() []string {
-	var out []string
-	last, err := capability.LastCap()
-	for _, c := range capability.ListKnown() {
-		if err == nil && c > last {
-			continue
-		}
-		n := "CAP_" + strings.ToUpper(c.String())
-		if spec.KnownCapability(n) {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // parseVolume parses -v SRC:DST[:ro|rw]. Only bind mounts of absolute
@@ -718,7 +691,7 @@ func parseUlimit(u string) (specs.POSIXRlimit, error) {
 		return specs.POSIXRlimit{}, fmt.Errorf("--ulimit %q: want NAME=SOFT[:HARD]", u)
 	}
 	typ := "RLIMIT_" + strings.ToUpper(name)
-	if _, ok := rlimitNames[typ]; !ok {
+	if _, ok := spec.Rlimit(typ); !ok {
 		return specs.POSIXRlimit{}, fmt.Errorf("--ulimit %q: unknown limit %q", u, name)
 	}
 	softS, hardS, hasHard := strings.Cut(val, ":")
@@ -742,13 +715,6 @@ func parseUlimit(u string) (specs.POSIXRlimit, error) {
 		return specs.POSIXRlimit{}, fmt.Errorf("--ulimit %q: soft limit above hard limit", u)
 	}
 	return specs.POSIXRlimit{Type: typ, Soft: soft, Hard: hard}, nil
-}
-
-var rlimitNames = map[string]bool{
-	"RLIMIT_AS": true, "RLIMIT_CORE": true, "RLIMIT_CPU": true, "RLIMIT_DATA": true, "RLIMIT_FSIZE": true,
-	"RLIMIT_LOCKS": true, "RLIMIT_MEMLOCK": true, "RLIMIT_MSGQUEUE": true, "RLIMIT_NICE": true,
-	"RLIMIT_NOFILE": true, "RLIMIT_NPROC": true, "RLIMIT_RSS": true, "RLIMIT_RTPRIO": true,
-	"RLIMIT_RTTIME": true, "RLIMIT_SIGPENDING": true, "RLIMIT_STACK": true,
 }
 
 // executeSplit is the default policy's execute/noExecute pair for these

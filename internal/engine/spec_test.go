@@ -196,14 +196,6 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 	}
 }
 
-func TestParseBytes(t *testing.T) {
-	for in, want := range map[string]int64{"512m": 512 << 20, "1g": 1 << 30, "1024": 1024, "64k": 64 << 10, "1.5g": 3 << 29, "-1": -1} {
-		if got, err := ParseBytes(in); err != nil || got != want {
-			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-}
-
 func TestSecretLookingEnvWarns(t *testing.T) {
 	b := build(t, store.Config{Cmd: []string{"sh"}}, Options{Env: []string{"GITHUB_TOKEN=x", "DB_PASSWORD=y", "PLAIN=z"}})
 	if len(b.Warnings) != 2 {

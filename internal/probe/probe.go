@@ -17,8 +17,11 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/moby/sys/capability"
 	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/caps"
+	"github.com/tirith-project/tirith/internal/namespaces"
+	"github.com/tirith-project/tirith/internal/procfs"
 )
 
 // Report is what the probe saw.
@@ -69,9 +72,9 @@ var MaskedCandidates = []string{"/proc/kcore", "/proc/keys", "/proc/timer_list",
 func Gather() (*Report, error) {
 	r := &Report{PID: os.Getpid(), UID: os.Getuid(), GID: os.Getgid(), Namespaces: map[string]string{}, Masked: map[string]bool{}}
 	r.Groups, _ = os.Getgroups()
-	r.UIDMap = strings.Join(strings.Fields(readString("/proc/self/uid_map")), " ")
+	r.UIDMap = strings.Join(strings.Fields(readString(procfs.Self("uid_map"))), " ")
 	r.Hostname, _ = os.Hostname()
-	status, err := os.Open("/proc/self/status")
+	status, err := os.Open(procfs.Self("status"))
 	if err != nil {
 		return nil, fmt.Errorf("probe needs /proc: %w", err)
 	}
@@ -79,8 +82,8 @@ func Gather() (*Report, error) {
 	if err := r.parseStatus(status); err != nil {
 		return nil, err
 	}
-	for _, ns := range []string{"cgroup", "ipc", "mnt", "net", "pid", "user", "uts", "time"} {
-		if l, err := os.Readlink("/proc/self/ns/" + ns); err == nil {
+	for _, ns := range namespaces.Files() {
+		if l, err := os.Readlink(procfs.Self("ns", ns)); err == nil {
 			r.Namespaces[ns] = l
 		}
 	}
@@ -88,7 +91,7 @@ func Gather() (*Report, error) {
 	for _, p := range MaskedCandidates {
 		r.Masked[p] = masked(p)
 	}
-	r.Cgroup = strings.TrimSpace(readString("/proc/self/cgroup"))
+	r.Cgroup = strings.TrimSpace(readString(procfs.Self("cgroup")))
 	for _, p := range []string{"/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"} {
 		if v := strings.TrimSpace(readString(p)); v != "" {
 			r.PidsMax = v
@@ -202,12 +205,7 @@ func capNames(hex string) []string {
 	if err != nil {
 		return nil
 	}
-	names := []string{}
-	for _, c := range capability.ListKnown() {
-		if mask&(1<<uint(c)) != 0 {
-			names = append(names, "CAP_"+strings.ToUpper(c.String()))
-		}
-	}
+	names := caps.InMask(mask)
 	sort.Strings(names)
 	return names
 }
@@ -240,14 +238,14 @@ func masked(p string) bool {
 }
 
 func openFDs() []string {
-	ents, err := os.ReadDir("/proc/self/fd")
+	fds, err := procfs.SelfFDs()
 	if err != nil {
 		return nil
 	}
 	var out []string
-	for _, e := range ents {
-		t, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		out = append(out, e.Name()+" -> "+t)
+	for _, fd := range fds {
+		t, _ := os.Readlink(procfs.SelfFD(fd))
+		out = append(out, strconv.Itoa(fd)+" -> "+t)
 	}
 	return out
 }

@@ -10,6 +10,8 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/procfs"
 )
 
 // Root is an open handle on the rootfs directory; every lookup below it
@@ -35,7 +37,7 @@ func (r *Root) Close() error { return r.dir.Close() }
 
 // fdPath names an O_PATH handle for the mount(2) family: the kernel follows
 // the magic link to exactly the object we resolved, with no second lookup.
-func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
+func fdPath(f *os.File) string { return procfs.SelfFD(int(f.Fd())) }
 
 // Open resolves dest inside the root and returns an O_PATH handle.
 func (r *Root) Open(dest string) (*os.File, error) {

@@ -19,7 +19,9 @@ import (
 	"github.com/tirith-project/tirith/internal/atomicfile"
 	"github.com/tirith-project/tirith/internal/cgroups"
 	"github.com/tirith-project/tirith/internal/hooks"
+	"github.com/tirith-project/tirith/internal/namespaces"
 	"github.com/tirith-project/tirith/internal/nsenter"
+	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/rootfs"
 	"github.com/tirith-project/tirith/internal/runtime/initproc"
 	"github.com/tirith-project/tirith/internal/runtime/plan"
@@ -159,7 +161,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	}
 	defer p.Close()
 	c.State.Pid = p.pid
-	if c.State.InitStart, err = processStart(p.pid); err != nil {
+	if c.State.InitStart, err = procfs.StartTime(p.pid); err != nil {
 		return c, fmt.Errorf("container init %d: %w", p.pid, err)
 	}
 	CrashPoint("after-init-started")
@@ -283,11 +285,9 @@ func checkNamespacePath(n specs.LinuxNamespace) error {
 	if err != nil {
 		return fmt.Errorf("%q is not a namespace: %w", n.Path, err)
 	}
-	if t != cloneFlags[n.Type] {
-		for typ, flag := range cloneFlags {
-			if flag == t {
-				return fmt.Errorf("%q is a %s namespace, not %s", n.Path, typ, n.Type)
-			}
+	if t != namespaces.CloneFlag(n.Type) {
+		if typ, ok := namespaces.OfFlag(t); ok {
+			return fmt.Errorf("%q is a %s namespace, not %s", n.Path, typ, n.Type)
 		}
 		return fmt.Errorf("%q is not a %s namespace", n.Path, n.Type)
 	}
@@ -418,7 +418,7 @@ func waitExit(pid int, timeout time.Duration) bool {
 			return true
 		}
 		if errors.Is(err, unix.ECHILD) {
-			if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) || isZombie(pid) {
+			if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) || procfs.Zombie(pid) {
 				return true
 			}
 		}
@@ -461,13 +461,6 @@ type nsConfig struct {
 	fork     bool
 }
 
-var cloneFlags = map[specs.LinuxNamespaceType]int{
-	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
-	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
-	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
-	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
-}
-
 // newNamespaces turns the spec's namespaces into nsenter's instructions.
 func newNamespaces(s *specs.Spec) nsConfig {
 	var ns nsConfig
@@ -476,7 +469,7 @@ func newNamespaces(s *specs.Spec) nsConfig {
 			ns.join = append(ns.join, [2]string{string(n.Type), n.Path})
 			continue
 		}
-		ns.newFlags |= cloneFlags[n.Type]
+		ns.newFlags |= namespaces.CloneFlag(n.Type)
 	}
 	if ns.newFlags&unix.CLONE_NEWUSER != 0 {
 		l := s.Linux
@@ -504,16 +497,16 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping, denySetgroups bool)
 		}
 		return []byte(b.String())
 	}
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), format(uids), 0); err != nil {
+	if err := procfs.WriteUIDMap(pid, format(uids)); err != nil {
 		return fmt.Errorf("linux.uidMappings: write uid_map: %w", err)
 	}
 	if denySetgroups {
 		// Must precede gid_map: afterwards the kernel refuses the change.
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
+		if err := procfs.DenySetgroups(pid); err != nil {
 			return fmt.Errorf("annotations[%q]: write setgroups: %w", spec.SetgroupsAnnotation, err)
 		}
 	}
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(gids), 0); err != nil {
+	if err := procfs.WriteGIDMap(pid, format(gids)); err != nil {
 		return fmt.Errorf("linux.gidMappings: write gid_map: %w", err)
 	}
 	return nil
@@ -673,7 +666,7 @@ func startChild(o childOptions) (*child, error) {
 				return fail(err)
 			}
 			if o.idmapRootfs != "" {
-				tree, err := rootfs.IdmappedTree(o.idmapRootfs, fmt.Sprintf("/proc/%d/ns/user", p.pid))
+				tree, err := rootfs.IdmappedTree(o.idmapRootfs, procfs.NS(p.pid, "user"))
 				if err != nil {
 					return fail(fmt.Errorf("annotations[%q]: %w", rootfs.IdmapAnnotation, err))
 				}

@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/cgroups"
+	"github.com/tirith-project/tirith/internal/namespaces"
+	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/runtime/initproc"
 	"github.com/tirith-project/tirith/internal/spec"
 )
@@ -43,7 +45,7 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 	// The user namespace first is nsenter's business; here, every type
 	// the container has, joined through its init.
 	for _, n := range s.Linux.Namespaces {
-		ns.join = append(ns.join, [2]string{string(n.Type), fmt.Sprintf("/proc/%d/ns/%s", c.State.Pid, nsFile[n.Type])})
+		ns.join = append(ns.join, [2]string{string(n.Type), procfs.NS(c.State.Pid, namespaces.File(n.Type))})
 	}
 	ns.fork = true
 	var console *os.File
@@ -134,12 +136,6 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 		}
 	}
 	return &Process{Pid: p.pid}, nil
-}
-
-var nsFile = map[specs.LinuxNamespaceType]string{
-	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
-	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
-	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
 }
 
 // killPid SIGKILLs pid and waits (a little) for it to be gone.

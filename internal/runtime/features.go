@@ -1,14 +1,14 @@
 package runtime
 
 import (
-	"os"
-	"strings"
-
-	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
+	"github.com/tirith-project/tirith/internal/caps"
 	"github.com/tirith-project/tirith/internal/cgroups"
+	"github.com/tirith-project/tirith/internal/lsm/apparmor"
+	"github.com/tirith-project/tirith/internal/lsm/selinux"
+	"github.com/tirith-project/tirith/internal/namespaces"
 	"github.com/tirith-project/tirith/internal/rootfs"
 )
 
@@ -16,13 +16,7 @@ import (
 // features.md), for `tirith features`.
 func Features() *features.Features {
 	f := false
-	var capsList []string
-	for _, c := range capability.ListKnown() {
-		capsList = append(capsList, "CAP_"+strings.ToUpper(c.String()))
-	}
-	apparmor := fileHas("/sys/module/apparmor/parameters/enabled", "Y")
-	_, err := os.Stat("/sys/fs/selinux/enforce")
-	selinux := err == nil
+	apparmorOn, selinuxOn := apparmor.Enabled(), selinux.Enabled()
 	mode := cgroups.DetectMode()
 	v2 := mode == cgroups.ModeV2
 	v1 := !v2
@@ -32,17 +26,12 @@ func Features() *features.Features {
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 		MountOptions:  rootfs.KnownOptions(),
 		Linux: &features.Linux{
-			Namespaces:      []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"},
-			Capabilities:    capsList,
+			Namespaces:      namespaces.Types(),
+			Capabilities:    caps.Names(),
 			Cgroup:          &features.Cgroup{V1: &v1, V2: &v2, Systemd: &f, SystemdUser: &f},
-			Apparmor:        &features.Apparmor{Enabled: &apparmor},
-			Selinux:         &features.Selinux{Enabled: &selinux},
+			Apparmor:        &features.Apparmor{Enabled: &apparmorOn},
+			Selinux:         &features.Selinux{Enabled: &selinuxOn},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &f}},
 		},
 	}
-}
-
-func fileHas(path, want string) bool {
-	data, err := os.ReadFile(path)
-	return err == nil && strings.TrimSpace(string(data)) == want
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tirith-project/tirith/internal/cgroups"
 	"github.com/tirith-project/tirith/internal/hooks"
+	"github.com/tirith-project/tirith/internal/procfs"
 )
 
 // Start lets a created container's init exec the payload.
@@ -27,7 +28,7 @@ func (c *Container) Start() error {
 	fifo := filepath.Join(c.dir, fifoName)
 	// The init is still the runtime's own image: poststart waits below
 	// until it is not (the payload was executed).
-	initImage, _ := os.Stat(fmt.Sprintf("/proc/%d/exe", c.State.Pid))
+	initImage, _ := os.Stat(procfs.Pid(c.State.Pid, "exe"))
 	// O_NONBLOCK: if no reader holds the fifo (the init died) the open
 	// fails with ENXIO instead of blocking forever.
 	f, err := os.OpenFile(fifo, os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
@@ -80,7 +81,7 @@ func (c *Container) waitPayload(initImage os.FileInfo, startHooks []specs.Hook) 
 	}
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && c.initAlive() {
-		fi, err := os.Stat(fmt.Sprintf("/proc/%d/exe", c.State.Pid))
+		fi, err := os.Stat(procfs.Pid(c.State.Pid, "exe"))
 		if err != nil || !os.SameFile(fi, initImage) {
 			return
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/procfs"
 )
 
 // sealedExe is the running tirith binary on a detached read-only mount
@@ -40,7 +42,7 @@ func sealExe() (*sealedExe, error) {
 	// Not /proc/self/fd: between fork and execve the child moves the
 	// fds it passes down into place, and one may land on this number.
 	// Our own fd table does not change while we hold f.
-	return &sealedExe{f: f, path: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd())}, nil
+	return &sealedExe{f: f, path: procfs.PidFD(os.Getpid(), int(f.Fd()))}, nil
 }
 
 // Close drops our hold on the seal; processes started from it keep it.
@@ -50,7 +52,7 @@ func (s *sealedExe) Close() { s.f.Close() }
 // mount of that one file and makes it read-only. A detached mount cannot
 // be made writable again by anyone without its fd.
 func sealedMount() (*os.File, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	fd, err := unix.OpenTree(unix.AT_FDCWD, procfs.SelfExe, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("open_tree /proc/self/exe", err)
 	}
@@ -75,7 +77,7 @@ func sealedMount() (*os.File, error) {
 // sealedCopy copies the running binary into a memfd sealed against any
 // change, for kernels older than 5.12.
 func sealedCopy() (*os.File, error) {
-	self, err := os.Open("/proc/self/exe")
+	self, err := os.Open(procfs.SelfExe)
 	if err != nil {
 		return nil, err
 	}

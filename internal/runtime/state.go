@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/tirith-project/tirith/internal/atomicfile"
 	"github.com/tirith-project/tirith/internal/cgroups"
+	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/spec"
 )
 
@@ -162,7 +162,7 @@ func (c *Container) Status() specs.ContainerState {
 // that was killed before removing it does not make a running container
 // "created". When the init's fds cannot be read it is assumed to.
 func (c *Container) initHolds(f os.FileInfo) bool {
-	dir := fmt.Sprintf("/proc/%d/fd", c.State.Pid)
+	dir := procfs.Pid(c.State.Pid, "fd")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return true
@@ -176,45 +176,11 @@ func (c *Container) initHolds(f os.FileInfo) bool {
 }
 
 func (c *Container) initAlive() bool {
-	start, err := processStart(c.State.Pid)
+	start, err := procfs.StartTime(c.State.Pid)
 	if err != nil {
 		return false
 	}
-	return start == c.State.InitStart && !isZombie(c.State.Pid)
-}
-
-// processStart reads a process's start time (clock ticks since boot).
-func processStart(pid int) (uint64, error) {
-	fields, err := statFields(pid)
-	if err != nil {
-		return 0, err
-	}
-	// Field 22 overall is index 19 after the state (field 3).
-	return strconv.ParseUint(fields[19], 10, 64)
-}
-
-func isZombie(pid int) bool {
-	fields, err := statFields(pid)
-	return err != nil || fields[0] == "Z" || fields[0] == "X"
-}
-
-// statFields returns /proc/PID/stat from the state field on; the command
-// name before it may contain spaces and parentheses.
-func statFields(pid int) ([]string, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, err
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return nil, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return nil, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	return f, nil
+	return start == c.State.InitStart && !procfs.Zombie(c.State.Pid)
 }
 
 // OCIState is the runtime-spec state, with runc's extra fields that tools

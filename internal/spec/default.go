@@ -13,6 +13,11 @@ import (
 	"github.com/tirith-project/tirith/internal/seccomp"
 )
 
+// DefaultPath is the PATH a container gets when neither its image nor
+// its spec sets one, and the one the init searches for the payload then
+// (Docker's and runc's value).
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // DefaultCapabilities is Docker's default set minus NET_RAW (raw sockets:
 // ARP/ICMP spoofing on the container network) and MKNOD (device nodes;
 // the device cgroup is the only other thing in the way). Each one kept is
@@ -62,7 +67,7 @@ func Default(userns bool) *specs.Spec {
 		Process: &specs.Process{
 			Terminal: true,
 			Args:     []string{"sh"},
-			Env:      []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"},
+			Env:      []string{"PATH=" + DefaultPath, "TERM=xterm"},
 			Cwd:      "/",
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: caps, Effective: caps, Permitted: caps,

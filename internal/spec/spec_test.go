@@ -44,6 +44,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, "process.cwd"},
 		{"env without =", func(s *specs.Spec) { s.Process.Env = []string{"PATH"} }, "process.env[0]"},
 		{"unknown capability", func(s *specs.Spec) { s.Process.Capabilities.Bounding[2] = "CAP_FOO" }, `process.capabilities.bounding[2]: unknown capability "CAP_FOO"`},
+		{"unknown rlimit", func(s *specs.Spec) { s.Process.Rlimits[0].Type = "RLIMIT_FOO" }, `process.rlimits[0].type: unknown rlimit "RLIMIT_FOO"`},
 		{"duplicate rlimit", func(s *specs.Spec) { s.Process.Rlimits = append(s.Process.Rlimits, s.Process.Rlimits[0]) }, "process.rlimits[1].type"},
 		{"soft above hard", func(s *specs.Spec) { s.Process.Rlimits[0].Soft = s.Process.Rlimits[0].Hard + 1 }, "process.rlimits[0]"},
 		{"oom score out of range", func(s *specs.Spec) { v := 2000; s.Process.OOMScoreAdj = &v }, "process.oomScoreAdj"},

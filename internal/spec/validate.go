@@ -7,10 +7,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/tirith-project/tirith/internal/caps"
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
+	"github.com/tirith-project/tirith/internal/namespaces"
 	"github.com/tirith-project/tirith/internal/network"
 	"github.com/tirith-project/tirith/internal/rootfs"
 )
@@ -130,24 +131,6 @@ func checkVersion(v string) error {
 	return nil
 }
 
-var knownCaps = func() map[string]bool {
-	m := map[string]bool{}
-	for _, c := range capability.ListKnown() {
-		m["CAP_"+strings.ToUpper(c.String())] = true
-	}
-	return m
-}()
-
-// KnownCapability reports whether name (e.g. "CAP_CHOWN") is a capability.
-func KnownCapability(name string) bool { return knownCaps[name] }
-
-var rlimitNames = map[string]bool{
-	"RLIMIT_AS": true, "RLIMIT_CORE": true, "RLIMIT_CPU": true, "RLIMIT_DATA": true,
-	"RLIMIT_FSIZE": true, "RLIMIT_LOCKS": true, "RLIMIT_MEMLOCK": true, "RLIMIT_MSGQUEUE": true,
-	"RLIMIT_NICE": true, "RLIMIT_NOFILE": true, "RLIMIT_NPROC": true, "RLIMIT_RSS": true,
-	"RLIMIT_RTPRIO": true, "RLIMIT_RTTIME": true, "RLIMIT_SIGPENDING": true, "RLIMIT_STACK": true,
-}
-
 // ValidateProcess checks a process object (also used by exec --process).
 func ValidateProcess(p *specs.Process) error {
 	var errs []error
@@ -179,8 +162,8 @@ func validateProcess(p *specs.Process, f string, add func(string, string, ...any
 			"permitted": c.Permitted, "ambient": c.Ambient,
 		} {
 			for i, n := range names {
-				if !knownCaps[n] {
-					add(fmt.Sprintf("%s.capabilities.%s[%d]", f, set, i), "unknown capability %q", n)
+				if _, err := caps.Lookup(n); err != nil {
+					add(fmt.Sprintf("%s.capabilities.%s[%d]", f, set, i), "%v", err)
 				}
 			}
 		}
@@ -188,7 +171,7 @@ func validateProcess(p *specs.Process, f string, add func(string, string, ...any
 	seen := map[string]bool{}
 	for i, r := range p.Rlimits {
 		field := fmt.Sprintf("%s.rlimits[%d]", f, i)
-		if !rlimitNames[r.Type] {
+		if _, ok := Rlimit(r.Type); !ok {
 			add(field+".type", "unknown rlimit %q", r.Type)
 		}
 		if seen[r.Type] {
@@ -228,19 +211,12 @@ var SchedPolicies = map[specs.LinuxSchedulerPolicy]uint32{
 	specs.SchedIdle: 5, specs.SchedDeadline: 6,
 }
 
-// NamespaceFlags maps namespace types to their CLONE_NEW* names in nsenter.
-var namespaceTypes = map[specs.LinuxNamespaceType]bool{
-	specs.PIDNamespace: true, specs.NetworkNamespace: true, specs.MountNamespace: true,
-	specs.IPCNamespace: true, specs.UTSNamespace: true, specs.UserNamespace: true,
-	specs.CgroupNamespace: true, specs.TimeNamespace: true,
-}
-
 func validateLinux(s *specs.Spec, add func(string, string, ...any)) {
 	l := s.Linux
 	ns := map[specs.LinuxNamespaceType]bool{}
 	for i, n := range l.Namespaces {
 		f := fmt.Sprintf("linux.namespaces[%d]", i)
-		if !namespaceTypes[n.Type] {
+		if !namespaces.Known(n.Type) {
 			add(f+".type", "unknown namespace type %q", n.Type)
 			continue
 		}

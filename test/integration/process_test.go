@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/tirith-project/tirith/internal/lsm/apparmor"
+	"github.com/tirith-project/tirith/internal/lsm/selinux"
 )
 
 // args are passed verbatim (spaces kept), env is the config's.
@@ -291,10 +294,10 @@ func TestProcessIOPriorityAndScheduler(t *testing.T) {
 // fails naming the field, and leaves nothing.
 func TestProcessLSMLabelsUnavailable(t *testing.T) {
 	t.Parallel()
-	if b, _ := os.ReadFile("/sys/module/apparmor/parameters/enabled"); strings.TrimSpace(string(b)) == "Y" {
+	if apparmor.Enabled() {
 		t.Skip("AppArmor is enabled on this host")
 	}
-	if _, err := os.Stat("/sys/fs/selinux/enforce"); err == nil {
+	if selinux.Enabled() {
 		t.Skip("SELinux is enabled on this host")
 	}
 	e := newEnv(t)

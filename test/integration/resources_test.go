@@ -218,6 +218,32 @@ func TestPauseResumeAndUpdate(t *testing.T) {
 	e.assertGone(id, b)
 }
 
+// update reads sizes as run does (Docker's units: fractions, any case),
+// and a size it cannot read is the flag's error with the limit unchanged.
+func TestUpdateMemoryTakesDockerSizes(t *testing.T) {
+	e := newEnv(t)
+	id := e.running(e.bundle(nil, "sleep", "1000"))
+	limit := filepath.Join(v1PathOrV2("memory", id), "memory.limit_in_bytes")
+	if cgroups.DetectMode() == cgroups.ModeV2 {
+		limit = filepath.Join(v1PathOrV2("memory", id), "memory.max")
+	}
+	e.ok("update", "--memory", "1.5g", id)
+	if got := readInt(t, limit); got != 1610612736 {
+		t.Fatalf("%s = %d after --memory 1.5g, want 1610612736", limit, got)
+	}
+	e.ok("update", "--memory", "256M", id)
+	if got := readInt(t, limit); got != 256<<20 {
+		t.Fatalf("%s = %d after --memory 256M, want %d", limit, got, 256<<20)
+	}
+	stderr := e.fails("update", "--memory", "1.5x", id)
+	if !strings.Contains(stderr, "--memory") || !strings.Contains(stderr, `"1.5x"`) {
+		t.Fatalf("--memory 1.5x: stderr %q does not name the flag and the value", stderr)
+	}
+	if got := readInt(t, limit); got != 256<<20 {
+		t.Fatalf("%s = %d after a refused update, want it unchanged", limit, got)
+	}
+}
+
 // The same runtime on a pure cgroup v2 host: limits land in the unified
 // files. Unit tests in internal/cgroups cover the v2 writer everywhere.
 func TestResourcesOnPureV2(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/procfs"
 )
 
 // setupConsole makes a pty inside the container, hands its master to the
@@ -75,8 +77,8 @@ func bindConsole(slaveFD int) error {
 		return fmt.Errorf("console: create /dev/console: %w", err)
 	}
 	defer unix.Close(fd)
-	src := fmt.Sprintf("/proc/self/fd/%d", slaveFD)
-	dst := fmt.Sprintf("/proc/self/fd/%d", fd)
+	src := procfs.SelfFD(slaveFD)
+	dst := procfs.SelfFD(fd)
 	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("console: bind mount /dev/console: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
 	"github.com/tirith-project/tirith/internal/network"
 	"github.com/tirith-project/tirith/internal/nsenter"
+	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/rootfs"
 	"github.com/tirith-project/tirith/internal/runtime/plan"
 )
@@ -479,12 +480,11 @@ func closeOnExecFrom(from int) error {
 	if err == nil {
 		return nil
 	}
-	ents, rerr := os.ReadDir("/proc/self/fd")
+	fds, rerr := procfs.SelfFDs()
 	if rerr != nil {
 		return fmt.Errorf("close_range: %w (and /proc/self/fd: %v)", err, rerr)
 	}
-	for _, e := range ents {
-		fd, _ := strconv.Atoi(e.Name())
+	for _, fd := range fds {
 		if fd >= from {
 			// The directory's own fd may be gone already: ignore EBADF.
 			_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)

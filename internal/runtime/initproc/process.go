@@ -10,22 +10,16 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/lsm/apparmor"
+	"github.com/tirith-project/tirith/internal/lsm/selinux"
+	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/runtime/plan"
 	"github.com/tirith-project/tirith/internal/spec"
 )
 
-var rlimitTypes = map[string]int{
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
-	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE,
-	"RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC,
-	"RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
-	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
-}
-
 func setRlimits(rl []specs.POSIXRlimit) error {
 	for _, r := range rl {
-		t, ok := rlimitTypes[r.Type]
+		t, ok := spec.Rlimit(r.Type)
 		if !ok {
 			return fmt.Errorf("process.rlimits: unknown type %q", r.Type)
 		}
@@ -40,7 +34,7 @@ func setOOMScoreAdj(v *int) error {
 	if v == nil {
 		return nil
 	}
-	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(fmt.Sprint(*v)), 0); err != nil {
+	if err := procfs.SetOOMScoreAdj(*v); err != nil {
 		return fmt.Errorf("set oom_score_adj %d: %w", *v, err)
 	}
 	return nil
@@ -92,49 +86,27 @@ var schedFlags = map[specs.LinuxSchedulerFlag]uint64{
 
 func writeSysctls(sysctls []plan.Sysctl) error {
 	for _, sc := range sysctls {
-		p := filepath.Join("/proc/sys", strings.ReplaceAll(sc.Key, ".", "/"))
-		if err := os.WriteFile(p, []byte(sc.Value), 0); err != nil {
+		if err := os.WriteFile(procfs.Sysctl(sc.Key), []byte(sc.Value), 0); err != nil {
 			return fmt.Errorf("linux.sysctl[%q]: %w", sc.Key, err)
 		}
 	}
 	return nil
 }
 
-// setExecLabels asks the LSMs for the payload's label at its execve. A
-// label for an LSM the host does not run is an error, as in runc: silently
-// running unconfined would be a lie.
-func setExecLabels(apparmor, selinux string) error {
-	if apparmor != "" {
-		enabled, _ := os.ReadFile("/sys/module/apparmor/parameters/enabled")
-		if strings.TrimSpace(string(enabled)) != "Y" {
-			return fmt.Errorf("process.apparmorProfile %q: AppArmor is not enabled on this host", apparmor)
-		}
-		if err := writeAttr("apparmor/exec", "exec "+apparmor); err != nil {
-			return fmt.Errorf("process.apparmorProfile %q: %w", apparmor, err)
+// setExecLabels asks the LSMs for the payload's label at its execve.
+func setExecLabels(profile, label string) error {
+	if profile != "" {
+		if err := apparmor.SetExecProfile(profile); err != nil {
+			return fmt.Errorf("process.apparmorProfile %q: %w", profile, err)
 		}
 	}
-	if selinux != "" {
-		if _, err := os.Stat("/sys/fs/selinux/enforce"); err != nil {
-			return fmt.Errorf("process.selinuxLabel %q: SELinux is not enabled on this host", selinux)
-		}
-		if err := writeAttr("exec", selinux); err != nil {
-			return fmt.Errorf("process.selinuxLabel %q: %w", selinux, err)
+	if label != "" {
+		if err := selinux.SetExecLabel(label); err != nil {
+			return fmt.Errorf("process.selinuxLabel %q: %w", label, err)
 		}
 	}
 	return nil
 }
-
-func writeAttr(name, value string) error {
-	p := "/proc/thread-self/attr/" + name
-	if name == "apparmor/exec" {
-		if _, err := os.Stat(p); err != nil {
-			p = "/proc/thread-self/attr/exec"
-		}
-	}
-	return os.WriteFile(p, []byte(value), 0)
-}
-
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // lookPath finds the payload in the container's PATH (from its own env,
 // not the runtime's) so that a missing binary fails `create` with a clear
@@ -146,7 +118,7 @@ func lookPath(file string, env []string) (string, error) {
 		}
 		return file, nil
 	}
-	path := defaultPath
+	path := spec.DefaultPath
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "PATH="); ok {
 			path = v
