@@ -77,6 +77,10 @@ type Record struct {
 	// inspect.
 	Entrypoint []string `json:"entrypoint,omitempty"`
 	User       string   `json:"user,omitempty"`
+	// CapAdd, CapDrop and Seccomp are what run asked for (Built's).
+	CapAdd  []string `json:"capAdd,omitempty"`
+	CapDrop []string `json:"capDrop,omitempty"`
+	Seccomp string   `json:"seccomp,omitempty"`
 }
 
 // ShortID is the first 12 characters of the id, as Docker prints it.
@@ -90,6 +94,9 @@ func (e *Engine) Dir(id string) string { return filepath.Join(e.containersDir(),
 func (e *Engine) rootfs(id string) string    { return filepath.Join(e.Dir(id), "rootfs") }
 func (e *Engine) secrets(id string) string   { return filepath.Join(e.Dir(id), "secrets") }
 func (e *Engine) etc(id string) string       { return filepath.Join(e.Dir(id), "etc") }
+func (e *Engine) appliedPath(id string) string {
+	return filepath.Join(e.Dir(id), "applied.json")
+}
 func (e *Engine) upper(id string) string     { return filepath.Join(e.Dir(id), "overlay", "upper") }
 func (e *Engine) work(id string) string      { return filepath.Join(e.Dir(id), "overlay", "work") }
 func (e *Engine) metaPath(id string) string  { return filepath.Join(e.Dir(id), "meta.json") }

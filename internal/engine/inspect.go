@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,9 +15,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/atomicfile"
 	"github.com/tirith-project/tirith/internal/image/store"
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
-	"github.com/tirith-project/tirith/internal/seccomp"
+	"github.com/tirith-project/tirith/internal/runtime"
+	"github.com/tirith-project/tirith/internal/runtime/plan"
 	"github.com/tirith-project/tirith/internal/spec"
 )
 
@@ -132,6 +133,10 @@ type InspectSecurity struct {
 	ReadonlyPaths  int  `json:"ReadonlyPaths"`
 
 	Relaxations []InspectRelaxation `json:"Relaxations"`
+	// Enforced is what the container's init found the kernel granted
+	// (Landlock ABI and rights, capability sets, no_new_privs, ids), from
+	// its plan's apply report; absent before the container was created.
+	Enforced *plan.Report `json:"Enforced,omitempty"`
 }
 
 // InspectUserns is the user namespace and its id maps.
@@ -165,7 +170,9 @@ type InspectSeccomp struct {
 	Enabled       bool   `json:"Enabled"`
 	Profile       string `json:"Profile"`
 	DefaultAction string `json:"DefaultAction,omitempty"`
-	Rules         int    `json:"Rules"`
+	Rules         int    `json:"Rules,omitempty"`
+	// Instructions is the size of the compiled filter (from the plan).
+	Instructions int `json:"Instructions,omitempty"`
 }
 
 // InspectLandlock is the Landlock policy annotation, if any: the
@@ -238,7 +245,11 @@ func (e *Engine) InspectRecord(rec *Record) (*Inspection, error) {
 	}
 	in.Config.Hostname = s.Hostname
 	in.Mounts, in.HostConfig.Devices = e.inspectMounts(rec, s)
-	in.Security = inspectSecurity(rec, s)
+	if a := e.applied(rec.ID); a != nil {
+		in.Security = planSecurity(rec, a)
+	} else {
+		in.Security = inspectSecurity(rec, s)
+	}
 	sec := in.Security
 	in.HostConfig.NetworkMode = sec.NetworkMode
 	if !sec.UserNamespace.Enabled {
@@ -246,9 +257,7 @@ func (e *Engine) InspectRecord(rec *Record) (*Inspection, error) {
 	}
 	in.HostConfig.ReadonlyRootfs = sec.ReadonlyRootfs
 	in.HostConfig.Memory, in.HostConfig.MemorySwap, in.HostConfig.PidsLimit = sec.Memory, sec.MemorySwap, sec.PidsLimit
-	bounding := sec.Capabilities.Bounding
-	in.HostConfig.CapAdd = capsNotIn(bounding, spec.DefaultCapabilities)
-	in.HostConfig.CapDrop = capsNotIn(spec.DefaultCapabilities, bounding)
+	in.HostConfig.CapAdd, in.HostConfig.CapDrop = nonNil(rec.CapAdd), nonNil(rec.CapDrop)
 	if s.Linux != nil && s.Linux.Resources != nil && s.Linux.Resources.CPU != nil {
 		c := s.Linux.Resources.CPU
 		if c.Quota != nil && c.Period != nil && *c.Period > 0 && *c.Quota > 0 {
@@ -375,18 +384,10 @@ func inspectSecurity(rec *Record, s *specs.Spec) *InspectSecurity {
 		sec.NoNewPrivileges = p.NoNewPrivileges
 		sec.AppArmorProfile = p.ApparmorProfile
 		sec.SelinuxLabel = p.SelinuxLabel
-		if c := p.Capabilities; c != nil {
-			sec.Capabilities = InspectCaps{Bounding: c.Bounding, Effective: c.Effective, Permitted: c.Permitted, Inheritable: c.Inheritable, Ambient: c.Ambient}
-		}
+		sec.Capabilities = inspectCaps(p.Capabilities)
+	} else {
+		sec.Capabilities = inspectCaps(nil)
 	}
-	nonNil := func(l []string) []string {
-		if l == nil {
-			return []string{}
-		}
-		return l
-	}
-	c := &sec.Capabilities
-	c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient = nonNil(c.Bounding), nonNil(c.Effective), nonNil(c.Permitted), nonNil(c.Inheritable), nonNil(c.Ambient)
 
 	if pol, ok := s.Annotations[landlock.Annotation]; ok {
 		raw := json.RawMessage(pol)
@@ -427,47 +428,132 @@ func inspectSecurity(rec *Record, s *specs.Spec) *InspectSecurity {
 	if sec.UserNamespace.GIDMappings == nil {
 		sec.UserNamespace.GIDMappings = []specs.LinuxIDMapping{}
 	}
-	sec.Seccomp = inspectSeccomp(l.Seccomp, sec.Capabilities.Bounding)
-	sec.MaskedPaths, sec.ReadonlyPaths = len(l.MaskedPaths), len(l.ReadonlyPaths)
-	if r := l.Resources; r != nil {
-		if m := r.Memory; m != nil {
-			if m.Limit != nil && *m.Limit > 0 {
-				sec.Memory = *m.Limit
-			}
-			if m.Swap != nil {
-				sec.MemorySwap = *m.Swap
-			}
-		}
-		if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
-			n := *r.Pids.Limit
-			sec.PidsLimit = &n
-		}
+	sec.Seccomp = InspectSeccomp{Profile: "unconfined"}
+	if l.Seccomp != nil {
+		sec.Seccomp = InspectSeccomp{Enabled: true, Profile: rec.Seccomp, DefaultAction: string(l.Seccomp.DefaultAction), Rules: len(l.Seccomp.Syscalls)}
 	}
+	sec.MaskedPaths, sec.ReadonlyPaths = len(l.MaskedPaths), len(l.ReadonlyPaths)
+	sec.Memory, sec.MemorySwap, sec.PidsLimit = limits(l.Resources)
 	return sec
 }
 
-// inspectSeccomp tells Tirith's default filter (for the container's
-// bounding set) from a custom one by comparing the two as JSON.
-func inspectSeccomp(p *specs.LinuxSeccomp, caps []string) InspectSeccomp {
-	if p == nil {
-		return InspectSeccomp{Profile: "off"}
+// limits are wall 6's memory, swap and pids: 0 (memory) and nil (pids)
+// mean no limit.
+func limits(r *specs.LinuxResources) (mem, swap int64, pids *int64) {
+	if r == nil {
+		return 0, 0, nil
 	}
-	out := InspectSeccomp{Enabled: true, Profile: "custom", DefaultAction: string(p.DefaultAction), Rules: len(p.Syscalls)}
-	got, err1 := json.Marshal(p)
-	want, err2 := json.Marshal(seccomp.Default(caps))
-	if err1 == nil && err2 == nil && bytes.Equal(got, want) {
-		out.Profile = "default"
-	}
-	return out
-}
-
-// capsNotIn is the elements of a not in b, never nil.
-func capsNotIn(a, b []string) []string {
-	out := []string{}
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			out = append(out, x)
+	if m := r.Memory; m != nil {
+		if m.Limit != nil && *m.Limit > 0 {
+			mem = *m.Limit
+		}
+		if m.Swap != nil {
+			swap = *m.Swap
 		}
 	}
-	return out
+	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
+		n := *r.Pids.Limit
+		pids = &n
+	}
+	return mem, swap, pids
+}
+
+func inspectCaps(c *specs.LinuxCapabilities) InspectCaps {
+	if c == nil {
+		c = &specs.LinuxCapabilities{}
+	}
+	return InspectCaps{Bounding: nonNil(c.Bounding), Effective: nonNil(c.Effective), Permitted: nonNil(c.Permitted), Inheritable: nonNil(c.Inheritable), Ambient: nonNil(c.Ambient)}
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// saveApplied keeps the container's plan and report in its directory
+// once its runtime state goes (the container exited).
+func (e *Engine) saveApplied(id string, a *runtime.Applied) error {
+	data, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(e.appliedPath(id), data, 0o600)
+}
+
+// applied is the container's plan and report: the runtime's while its
+// state exists (current after `update`), else the copy kept at exit; nil
+// before the container was created.
+func (e *Engine) applied(id string) *runtime.Applied {
+	if c, err := runtime.Load(e.Root, id); err == nil {
+		a, err := c.Applied()
+		c.Close()
+		if err == nil {
+			return a
+		}
+	}
+	data, err := os.ReadFile(e.appliedPath(id))
+	if err != nil {
+		return nil
+	}
+	var a runtime.Applied
+	if json.Unmarshal(data, &a) != nil || a.Plan == nil || a.Plan.Version != plan.Version {
+		return nil
+	}
+	return &a
+}
+
+// planSecurity is the walls as the container's plan enforced them and
+// as its init found the kernel granted them.
+func planSecurity(rec *Record, a *runtime.Applied) *InspectSecurity {
+	pl, p := a.Plan, &a.Plan.Process
+	sec := &InspectSecurity{
+		Namespaces:      []string{},
+		NetworkMode:     "host",
+		Relaxations:     []InspectRelaxation{},
+		User:            InspectUser{UID: p.User.UID, GID: p.User.GID, AdditionalGids: p.User.AdditionalGids},
+		NoNewPrivileges: p.NoNewPrivileges,
+		AppArmorProfile: p.ApparmorProfile,
+		SelinuxLabel:    p.SelinuxLabel,
+		ReadonlyRootfs:  pl.Rootfs.Readonly,
+		MaskedPaths:     len(pl.MaskedPaths),
+		ReadonlyPaths:   len(pl.ReadonlyPaths),
+		Enforced:        a.Report,
+	}
+	for _, r := range rec.Relaxations {
+		sec.Relaxations = append(sec.Relaxations, InspectRelaxation{Wall: r.Wall, WallName: WallNames[r.Wall], Flag: r.Flag, What: r.What})
+	}
+	sec.Capabilities = inspectCaps(p.Capabilities)
+	if p.Landlock != nil {
+		sec.Landlock = InspectLandlock{Enabled: true, Policy: json.RawMessage(p.Landlock.String())}
+	}
+	sec.Seccomp = InspectSeccomp{Profile: "unconfined"}
+	if f := p.Seccomp; f != nil && f.Program != nil {
+		sec.Seccomp = InspectSeccomp{Enabled: true, Profile: rec.Seccomp, DefaultAction: f.DefaultAction, Rules: f.Rules, Instructions: len(f.Program.Filter)}
+		if sec.Seccomp.Profile == "" {
+			sec.Seccomp.Profile = "custom" // recorded by a Tirith that did not say
+		}
+	}
+	for _, t := range pl.Namespaces.New {
+		sec.Namespaces = append(sec.Namespaces, string(t))
+		if t == specs.NetworkNamespace {
+			sec.NetworkMode = "none"
+		}
+	}
+	for _, j := range pl.Namespaces.Join {
+		sec.Namespaces = append(sec.Namespaces, string(j.Type))
+		if j.Type == specs.NetworkNamespace {
+			sec.NetworkMode = "container:" + j.Path
+		}
+	}
+	sec.UserNamespace = InspectUserns{UIDMappings: []specs.LinuxIDMapping{}, GIDMappings: []specs.LinuxIDMapping{}}
+	if pl.Namespaces.NewUserNS() {
+		sec.UserNamespace = InspectUserns{Enabled: true, UIDMappings: pl.Namespaces.UIDMappings, GIDMappings: pl.Namespaces.GIDMappings, Setgroups: "deny"}
+		if p.Setgroups {
+			sec.UserNamespace.Setgroups = "allow"
+		}
+	}
+	sec.Memory, sec.MemorySwap, sec.PidsLimit = limits(pl.Resources)
+	return sec
 }

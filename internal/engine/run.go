@@ -134,6 +134,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 		r.Cmd = built.Spec.Process.Args
 		r.Relaxations = built.Relaxations
 		r.Entrypoint, r.User = effectiveEntrypoint(img.Config, o), effectiveUser(img.Config, o)
+		r.CapAdd, r.CapDrop, r.Seccomp = built.CapAdd, built.CapDrop, built.Seccomp
 		for _, s := range built.secrets {
 			r.Secrets = append(r.Secrets, s.Target)
 		}
@@ -225,6 +226,11 @@ func (e *Engine) finish(id string, code int) (int, error) {
 	if c, err := runtime.Load(e.Root, id); err == nil {
 		if n, err := c.OOMKills(); err == nil && n > 0 {
 			oom = true
+		}
+		// The plan outlives the runtime state: inspect of an exited
+		// container reports what was enforced.
+		if a, err := c.Applied(); err == nil {
+			_ = e.saveApplied(id, a)
 		}
 		_ = c.Delete(runtime.DeleteOptions{Force: true})
 		c.Close()

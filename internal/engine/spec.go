@@ -55,8 +55,15 @@ type Built struct {
 	// Warnings are not relaxations but still worth a line on stderr
 	// (e.g. a secret-looking environment variable).
 	Warnings []string
-	secrets  []secretOpt
-	user     *execUser
+	// CapAdd and CapDrop are the --cap-add and --cap-drop names as
+	// resolved (CAP_X, or ALL), and Seccomp the filter's source
+	// ("default", "custom", "unconfined"): the record keeps them, so
+	// that inspect reports what was asked, not a guess from today's
+	// defaults.
+	CapAdd, CapDrop []string
+	Seccomp         string
+	secrets         []secretOpt
+	user            *execUser
 }
 
 // BuildSpec turns image config + flags into a hardened spec. It starts
@@ -176,6 +183,7 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 	for _, c := range o.CapAdd {
 		if strings.EqualFold(c, "ALL") {
 			caps = capabilities.All()
+			b.CapAdd = append(b.CapAdd, "ALL")
 			relax(2, "--cap-add", "ALL capabilities added")
 			continue
 		}
@@ -183,6 +191,7 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--cap-add: %w", err)
 		}
+		b.CapAdd = append(b.CapAdd, name)
 		if !slices.Contains(caps, name) {
 			caps = append(caps, name)
 			relax(2, "--cap-add", name+" added")
@@ -191,12 +200,14 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 	for _, c := range o.CapDrop {
 		if strings.EqualFold(c, "ALL") {
 			caps = nil
+			b.CapDrop = append(b.CapDrop, "ALL")
 			continue
 		}
 		name, err := capabilities.FromFlag(c)
 		if err != nil {
 			return nil, fmt.Errorf("--cap-drop: %w", err)
 		}
+		b.CapDrop = append(b.CapDrop, name)
 		caps = slices.DeleteFunc(caps, func(x string) bool { return x == name })
 	}
 	effective := caps
@@ -213,10 +224,13 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 
 	// Wall 3: seccomp, recomputed for the final capabilities (some
 	// syscalls are allowed only with the capability that governs them).
+	b.Seccomp = "default"
 	switch {
 	case o.Privileged:
 		s.Linux.Seccomp = nil
+		b.Seccomp = "unconfined"
 	case sec.seccomp == "unconfined":
+		b.Seccomp = "unconfined"
 		s.Linux.Seccomp = nil
 		relax(3, "--security-opt seccomp=unconfined", "no seccomp filter: every syscall is allowed")
 	case sec.seccomp != "":
@@ -232,6 +246,7 @@ func BuildSpec(in SpecInput, o *Options) (*Built, error) {
 		_ = unix.Uname(&uts)
 		s.Linux.Seccomp = p.Resolve(caps, goruntime.GOARCH, unix.ByteSliceToString(uts.Release[:]))
 		relax(3, "--security-opt seccomp="+sec.seccomp, "a custom seccomp profile replaces Tirith's default")
+		b.Seccomp = "custom"
 	default:
 		s.Linux.Seccomp = seccomp.Default(caps)
 	}

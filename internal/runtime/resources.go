@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -50,7 +51,19 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 		return err
 	}
 	c.State.Config.Linux.Resources = mergeResources(c.State.Config.Linux.Resources, r)
-	return c.save()
+	if err := c.save(); err != nil {
+		return err
+	}
+	// The stored plan says what is enforced: the new limits.
+	a, err := c.Applied()
+	if errors.Is(err, ErrNoPlan) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a.Plan.Resources = c.State.Config.Linux.Resources
+	return c.savePlan(a)
 }
 
 // mergeResources lays the fields set in u over old.

@@ -83,9 +83,10 @@ type inspectedContainer struct {
 		} `json:"Capabilities"`
 		NoNewPrivileges bool `json:"NoNewPrivileges"`
 		Seccomp         struct {
-			Enabled bool   `json:"Enabled"`
-			Profile string `json:"Profile"`
-			Rules   int    `json:"Rules"`
+			Enabled      bool   `json:"Enabled"`
+			Profile      string `json:"Profile"`
+			Rules        int    `json:"Rules"`
+			Instructions int    `json:"Instructions"`
 		} `json:"Seccomp"`
 		Landlock struct {
 			Enabled bool            `json:"Enabled"`
@@ -103,6 +104,17 @@ type inspectedContainer struct {
 			Flag     string `json:"Flag"`
 			What     string `json:"What"`
 		} `json:"Relaxations"`
+		Enforced *struct {
+			Landlock *struct {
+				ABI int `json:"abi"`
+			} `json:"landlock"`
+			LandlockUnsupported bool `json:"landlockUnsupported"`
+			Capabilities        *struct {
+				Bounding  []string `json:"bounding"`
+				Effective []string `json:"effective"`
+			} `json:"capabilities"`
+			NoNewPrivileges bool `json:"noNewPrivileges"`
+		} `json:"Enforced"`
 	} `json:"Security"`
 }
 
@@ -196,6 +208,20 @@ func TestFrontendInspect(t *testing.T) {
 	}
 	if !c.hasRelaxation(2, "--cap-add") || !c.hasRelaxation(7, "--read-only=false") {
 		t.Errorf("Relaxations = %+v", sec.Relaxations)
+	}
+	// What the init found the kernel granted, from its plan's report.
+	if en := sec.Enforced; en == nil || !en.NoNewPrivileges || en.Capabilities == nil ||
+		!slices.Contains(en.Capabilities.Effective, "CAP_NET_ADMIN") || slices.Contains(en.Capabilities.Bounding, "CAP_SYS_ADMIN") ||
+		(en.Landlock == nil && !en.LandlockUnsupported) || sec.Seccomp.Instructions == 0 {
+		t.Errorf("Enforced = %+v, seccomp %+v", en, sec.Seccomp)
+	} else if en.Landlock != nil && en.Landlock.ABI == 0 {
+		t.Errorf("Enforced Landlock without its ABI: %+v", en.Landlock)
+	}
+	// After `update`, inspect reports the limit in force, not the one
+	// run started with.
+	f.feOK("update", "--memory", "256m", "--memory-swap", "256m", id)
+	if c2, _ := f.inspectC(n); c2.Security.Memory != 256<<20 || c2.HostConfig.Memory != 256<<20 {
+		t.Errorf("after update --memory 256m: inspect Memory %d / %d", c2.Security.Memory, c2.HostConfig.Memory)
 	}
 	type mnt struct{ typ, name, src, dst, mode string }
 	var mounts []mnt
@@ -300,5 +326,29 @@ func TestFrontendInspect(t *testing.T) {
 	f.feOK("rm", n, e)
 	if r := f.fe("inspect", "--type", "container", n); r.code != 1 || !strings.Contains(r.stderr, "no such container: "+n) {
 		t.Errorf("inspect of a removed container: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+}
+
+// An exited container's inspect still reports the plan it ran under and
+// what the kernel granted (kept when its runtime state went), and the
+// cap flags as given, not as guessed from today's defaults.
+func TestFrontendInspectExited(t *testing.T) {
+	f := newFE(t)
+	n := f.name()
+	f.cleanupFE(n)
+	f.feOK("run", "--name", n, "--cap-drop", "chown", "--security-opt", "seccomp=unconfined", f.image, "true")
+	c, _ := f.inspectC(n)
+	if c.State.Status != "exited" {
+		t.Fatalf("status %q, want exited", c.State.Status)
+	}
+	sec := c.Security
+	if sec == nil || sec.Enforced == nil || sec.Enforced.Capabilities == nil || slices.Contains(sec.Capabilities.Bounding, "CAP_CHOWN") {
+		t.Fatalf("exited container: Security %+v, want the plan's walls and their report", sec)
+	}
+	if !slices.Equal(c.HostConfig.CapDrop, []string{"CAP_CHOWN"}) || len(c.HostConfig.CapAdd) != 0 {
+		t.Errorf("CapAdd %q CapDrop %q, want [] and [CAP_CHOWN]", c.HostConfig.CapAdd, c.HostConfig.CapDrop)
+	}
+	if sec.Seccomp.Enabled || sec.Seccomp.Profile != "unconfined" {
+		t.Errorf("Seccomp %+v, want unconfined", sec.Seccomp)
 	}
 }

@@ -34,8 +34,10 @@ type Plan struct {
 	// Walls 1 and 5: the namespaces nsenter.c joins and creates, and the
 	// user namespace's id maps, which the runtime writes.
 	Namespaces Namespaces `json:"namespaces"`
-	// Wall 6: the container's cgroup, which the runtime joined it to.
-	Cgroup Cgroup `json:"cgroup"`
+	// Wall 6: the container's cgroup, which the runtime joined it to,
+	// and the limits it set there (kept current by `update`).
+	Cgroup    Cgroup                `json:"cgroup"`
+	Resources *specs.LinuxResources `json:"resources,omitempty"`
 	// Wall 7: the root, then the mounts in config.json's order, then /dev.
 	Rootfs   Rootfs              `json:"rootfs"`
 	Mounts   []rootfs.Op         `json:"mounts,omitempty"`
@@ -169,6 +171,9 @@ type Process struct {
 // notify listener its fd.
 type Seccomp struct {
 	Program *seccomp.Program `json:"program"`
+	// DefaultAction and Rules describe the profile it was compiled from.
+	DefaultAction string `json:"defaultAction"`
+	Rules         int    `json:"rules"`
 	// ListenerMetadata goes to the listener with the notify fd.
 	ListenerMetadata string `json:"listenerMetadata,omitempty"`
 }
@@ -206,6 +211,7 @@ func Build(s *specs.Spec, f Facts) (*Plan, error) {
 		p.Namespaces.TimeOffsets = l.TimeOffsets
 	}
 	p.Cgroup = Cgroup{Paths: f.CgroupPaths, Namespace: p.Namespaces.Has(specs.CgroupNamespace)}
+	p.Resources = l.Resources
 
 	prop, ok := rootfs.ParsePropagation(l.RootfsPropagation)
 	if l.RootfsPropagation != "" && !ok {
@@ -247,7 +253,7 @@ func Build(s *specs.Spec, f Facts) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("linux.seccomp: %w", err)
 		}
-		filter = &Seccomp{Program: prog, ListenerMetadata: l.Seccomp.ListenerMetadata}
+		filter = &Seccomp{Program: prog, DefaultAction: string(l.Seccomp.DefaultAction), Rules: len(l.Seccomp.Syscalls), ListenerMetadata: l.Seccomp.ListenerMetadata}
 	}
 	var pol *landlock.Policy
 	if v, ok := s.Annotations[landlock.Annotation]; ok {
