@@ -91,9 +91,9 @@ func (e *Engine) containersDir() string { return filepath.Join(e.Storage, "conta
 // Dir is the container's directory: its bundle and records.
 func (e *Engine) Dir(id string) string { return filepath.Join(e.containersDir(), id) }
 
-func (e *Engine) rootfs(id string) string    { return filepath.Join(e.Dir(id), "rootfs") }
-func (e *Engine) secrets(id string) string   { return filepath.Join(e.Dir(id), "secrets") }
-func (e *Engine) etc(id string) string       { return filepath.Join(e.Dir(id), "etc") }
+func (e *Engine) rootfs(id string) string  { return filepath.Join(e.Dir(id), "rootfs") }
+func (e *Engine) secrets(id string) string { return filepath.Join(e.Dir(id), "secrets") }
+func (e *Engine) etc(id string) string     { return filepath.Join(e.Dir(id), "etc") }
 func (e *Engine) appliedPath(id string) string {
 	return filepath.Join(e.Dir(id), "applied.json")
 }

@@ -29,9 +29,9 @@ func installSeccomp(c *Config, f *plan.Seccomp) error {
 	}
 	defer unix.Close(c.ListenerFD)
 	st := specs.ContainerProcessState{
-		Version: specs.Version,
-		Fds:     []string{specs.SeccompFdName},
-		Pid:     os.Getpid(),
+		Version:  specs.Version,
+		Fds:      []string{specs.SeccompFdName},
+		Pid:      os.Getpid(),
 		State:    c.State,
 		Metadata: f.ListenerMetadata,
 	}

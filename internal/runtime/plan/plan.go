@@ -151,14 +151,14 @@ type Process struct {
 	// ConsoleSize is the pty's size at start.
 	ConsoleSize *specs.Box `json:"consoleSize,omitempty"`
 	// Walls 1 and 2: who the payload is and what it may do.
-	User            specs.User                `json:"user"`
-	Setgroups       bool                      `json:"setgroups"`
-	Capabilities    *specs.LinuxCapabilities  `json:"capabilities,omitempty"`
-	NoNewPrivileges bool                      `json:"noNewPrivileges"`
-	Rlimits         []specs.POSIXRlimit       `json:"rlimits,omitempty"`
-	OOMScoreAdj     *int                      `json:"oomScoreAdj,omitempty"`
-	IOPriority      *specs.LinuxIOPriority    `json:"ioPriority,omitempty"`
-	Scheduler       *specs.Scheduler          `json:"scheduler,omitempty"`
+	User            specs.User               `json:"user"`
+	Setgroups       bool                     `json:"setgroups"`
+	Capabilities    *specs.LinuxCapabilities `json:"capabilities,omitempty"`
+	NoNewPrivileges bool                     `json:"noNewPrivileges"`
+	Rlimits         []specs.POSIXRlimit      `json:"rlimits,omitempty"`
+	OOMScoreAdj     *int                     `json:"oomScoreAdj,omitempty"`
+	IOPriority      *specs.LinuxIOPriority   `json:"ioPriority,omitempty"`
+	Scheduler       *specs.Scheduler         `json:"scheduler,omitempty"`
 	// Wall 4: labels the LSMs give the payload at execve, and Landlock.
 	ApparmorProfile string           `json:"apparmorProfile,omitempty"`
 	SelinuxLabel    string           `json:"selinuxLabel,omitempty"`
