@@ -71,6 +71,8 @@ func newRuncCmd(use string, g *Globals) *cobra.Command {
 		SilenceErrors: true,
 		Args:          noUnknownVerb,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		// cobra's own default for its unknown-command suggestions.
+		SuggestionsMinimumDistance: 2,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
 			return setupLogging(g)
 		},
@@ -102,6 +104,8 @@ func newFrontEndRoot(name string, g *Globals) *cobra.Command {
 		SilenceErrors: true,
 		Args:          noUnknownVerb,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		// cobra's own default for its unknown-command suggestions.
+		SuggestionsMinimumDistance: 2,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			// Before anything (a --log file included) is created.
 			if err := frontEndNeedsRoot(cmd); err != nil {
