@@ -2,10 +2,13 @@ package integration
 
 import (
 	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tirith-project/tirith/internal/probe"
 )
@@ -160,14 +163,20 @@ func TestNamesRuntimeSubcommand(t *testing.T) {
 
 	// kill's default signal depends on the grammar, not on what the
 	// store knows: a TERM-trapping OCI container exits 7 on runtime kill.
-	tb := f.bundle(nil, "sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.1; done")
+	// /tmp/ready says the trap is set: a TERM before it would be
+	// ignored by the container's pid 1.
+	tb := f.bundle(nil, "sh", "-c", "trap 'exit 7' TERM; touch /tmp/ready; while :; do sleep 0.1; done")
 	tid := f.id()
 	f.cleanup(tid)
-	done := make(chan result, 1)
-	go func() { done <- f.runBin(tirithBin, "", nil, "runtime", "run", "--bundle", tb, tid) }()
-	waitFor(t, "the TERM-trapping container to run", func() bool {
-		r := f.runc("state", tid)
-		return r.code == 0 && strings.Contains(r.stdout, `"running"`)
+	// Not runBin: a goroutine must not stop the test (t.Fatal).
+	run := exec.Command(tirithBin, "--root", f.root, "runtime", "run", "--bundle", tb, tid)
+	run.Stdout, run.Stderr = io.Discard, io.Discard
+	must(t, run.Start())
+	done := make(chan int, 1)
+	go func() { _ = run.Wait(); done <- run.ProcessState.ExitCode() }()
+	t.Cleanup(func() { _ = run.Process.Kill() })
+	waitFor(t, "the TERM trap to be set", func() bool {
+		return f.runc("exec", tid, "test", "-e", "/tmp/ready").code == 0
 	})
 	// The front end does not know OCI ids: its kill refuses one.
 	if r := f.fe("kill", tid); r.code == 0 {
@@ -176,8 +185,13 @@ func TestNamesRuntimeSubcommand(t *testing.T) {
 	if r := f.frontEnd(nil, "runtime", "kill", tid); r.code != 0 {
 		t.Fatalf("tirith runtime kill: exit %d %s", r.code, r.stderr)
 	}
-	if r := <-done; r.code != 7 {
-		t.Errorf("tirith runtime run after runtime kill: exit %d, want 7 (the trap of SIGTERM)\n%s", r.code, r.stderr)
+	select {
+	case code := <-done:
+		if code != 7 {
+			t.Errorf("tirith runtime run after runtime kill: exit %d, want 7 (the trap of SIGTERM)", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("tirith runtime kill: the container still runs after 30 s")
 	}
 
 	n := f.name()
