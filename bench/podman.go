@@ -76,7 +76,7 @@ func (e *env) podmanCmd(bin, driver string, args ...string) *exec.Cmd {
 // tirithFE builds a front-end tirith command with its own store and state.
 func (e *env) tirithFE(args ...string) *exec.Cmd {
 	g := []string{"--storage", filepath.Join(e.dir, "fe-storage"), "--root", filepath.Join(e.dir, "fe-root")}
-	return exec.Command(e.tirith.bin, append(g, args...)...)
+	return exec.Command(e.feBin, append(g, args...)...)
 }
 
 func (e *env) frontEnds(o *options) *frontEnd {

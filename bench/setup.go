@@ -27,7 +27,8 @@ type rt struct {
 type env struct {
 	dir      string // work dir
 	modRoot  string
-	tirith   *rt
+	tirith   *rt    // as tirith-runc: runc's grammar, as runc and crun are driven
+	feBin    string // the same binary as tirith: the front end
 	runc     *rt
 	crun     *rt
 	rts      []*rt             // runc, crun, tirith
@@ -77,6 +78,11 @@ func setup(o *options) (*env, error) {
 	if err := goBuild(e.modRoot, "", filepath.Join(bin, "tirith"), "./cmd/tirith"); err != nil {
 		return e, err
 	}
+	// The name picks the grammar: the OCI runtime is tirith-runc.
+	e.feBin = filepath.Join(bin, "tirith")
+	if err := os.Symlink("tirith", filepath.Join(bin, "tirith-runc")); err != nil {
+		return e, err
+	}
 	if err := goBuild(e.modRoot, "0", filepath.Join(rootfs, "probe"), "./test/probe"); err != nil {
 		return e, err
 	}
@@ -108,7 +114,7 @@ func setup(o *options) (*env, error) {
 	e.rootfs = rootfs
 
 	// Runtimes.
-	for _, r := range []struct{ name, bin string }{{"runc", ""}, {"crun", ""}, {"tirith", filepath.Join(bin, "tirith")}} {
+	for _, r := range []struct{ name, bin string }{{"runc", ""}, {"crun", ""}, {"tirith", filepath.Join(bin, "tirith-runc")}} {
 		b := r.bin
 		if b == "" {
 			if b, err = exec.LookPath(r.name); err != nil {

@@ -3,7 +3,10 @@
 # one test at a time (several tests share fixed cgroup paths). The suite is
 # fetched through the Go module proxy and built outside the repository.
 #
-#   hack/runtime-tools.sh [RUNTIME ...]     default: ./tirith (built here) and runc
+#   hack/runtime-tools.sh [RUNTIME ...]     default: tirith-runc (built here) and runc
+#
+# The suite calls the runtime with runc's grammar, so Tirith is called as
+# tirith-runc (a symlink to the binary), as containerd and podman call it.
 #
 # Results: $WORK/results/<runtime>/<test>.{out,err} and SUMMARY.
 set -euo pipefail
@@ -21,9 +24,10 @@ if [ ! -x "$WORK/runtime-tools/validation/create/create.t" ]; then
 	(cd "$WORK/runtime-tools" && rm -rf vendor && make runtimetest validation-executables tool >/dev/null)
 fi
 go build -o "$WORK/tirith" ./cmd/tirith
+ln -sfn tirith "$WORK/tirith-runc"
 
 runtimes=("$@")
-[ ${#runtimes[@]} -eq 0 ] && runtimes=("$WORK/tirith" "$(command -v runc)")
+[ ${#runtimes[@]} -eq 0 ] && runtimes=("$WORK/tirith-runc" "$(command -v runc)")
 for rt in "${runtimes[@]}"; do
 	out="$WORK/results/$(basename "$rt")"
 	rm -rf "$out" && mkdir -p "$out"

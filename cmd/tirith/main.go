@@ -1,5 +1,8 @@
-// Command tirith is Tirith's one binary: the runc-compatible OCI runtime
-// (also when invoked as tirith-runc) and, later, the image front end.
+// Command tirith is Tirith's one binary. Invoked as tirith-runc (or runc)
+// it is the runc-compatible OCI runtime, with runc's grammar only; under
+// any other name, the front end, with the OCI runtime under `tirith
+// runtime` (cli.NewRootCmd). The container init and the user-namespace
+// holder are re-execs of this binary and work under every name.
 package main
 
 import (

@@ -11,10 +11,9 @@ import (
 func newFrontExecCmd(g *Globals) *cobra.Command {
 	var o engine.ExecOptions
 	cmd := &cobra.Command{
-		Use:    "frontend-exec [-i] [-t] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND [ARG...]",
-		Short:  "Run a command in a running front-end container, behind its walls",
-		Hidden: true,
-		Args:   cobra.MinimumNArgs(2),
+		Use:   "exec [-i] [-t] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND [ARG...]",
+		Short: "Run a command in a running front-end container, behind its walls",
+		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Args = args[1:]
 			o.Stdio = engine.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}

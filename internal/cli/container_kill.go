@@ -9,10 +9,9 @@ import (
 func newFrontKillCmd(g *Globals) *cobra.Command {
 	var sigName string
 	cmd := &cobra.Command{
-		Use:    "frontend-kill [-s SIGNAL] CONTAINER...",
-		Short:  "Send a signal (default SIGKILL) to front-end containers",
-		Hidden: true,
-		Args:   cobra.MinimumNArgs(1),
+		Use:   "kill [-s SIGNAL] CONTAINER...",
+		Short: "Send a signal (default SIGKILL) to front-end containers",
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sig, err := ParseSignal(sigName)
 			if err != nil {

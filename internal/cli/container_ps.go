@@ -14,10 +14,9 @@ func newFrontPsCmd(g *Globals) *cobra.Command {
 	var all, quiet bool
 	var format string
 	cmd := &cobra.Command{
-		Use:    "frontend-ps [-a] [-q] [--format table|json]",
-		Short:  "List front-end containers (running ones; -a for all)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
+		Use:   "ps [-a] [-q] [--format table|json]",
+		Short: "List front-end containers (running ones; -a for all)",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e := newEngine(g)
 			recs, err := e.List()

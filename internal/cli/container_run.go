@@ -16,12 +16,11 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 	var insecure []string
 	var pids int64
 	cmd := &cobra.Command{
-		Use:   "frontend-run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Run a command in a new container from an image, every wall up",
 		Long: "Run a command in a new container from an image, with Docker's flags and every wall up by default.\n" +
 			"Each flag that weakens a wall is printed as a warning. The built-in image tirith/demo needs no network.",
-		Hidden: true,
-		Args:   cobra.MinimumNArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Image, o.Cmd = args[0], args[1:]
 			if cmd.Flags().Changed("entrypoint") {

@@ -35,7 +35,7 @@ func newExecCmd(g *Globals) *cobra.Command {
 	var f execFlags
 	cmd := &cobra.Command{
 		Use:   "exec [flags] CONTAINER_ID [COMMAND [ARGS...]]",
-		Short: "Run a new process inside a running container (OCI or front-end)",
+		Short: "Run a new process inside a running container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := runtime.Load(g.Root, args[0])

@@ -16,7 +16,7 @@ func newPsCmd(g *Globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "ps [--format table|json] CONTAINER_ID [ps options]",
-		Short: "List a container's processes (runc's ps ID), or front-end containers (`tirith ps [-a]`)",
+		Short: "List the processes of a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := runtime.Load(g.Root, args[0])

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -19,7 +20,7 @@ import (
 // Version is Tirith's version, set at build time with -ldflags -X.
 var Version = "0.1.0-dev"
 
-// Globals are runc's global flags.
+// Globals are the global flags: runc's, and the front end's --storage.
 type Globals struct {
 	Root          string
 	Log           string
@@ -32,16 +33,79 @@ type Globals struct {
 	Storage string
 }
 
-// NewRootCmd builds the command tree. name is how we were invoked
-// ("tirith" or "tirith-runc"); the OCI verbs are the same under both.
+// RuncNames are the names under which the binary is runc: exactly runc's
+// verbs and global flags, for containerd, podman, ctr and the OCI test
+// suites. Under any other name (tirith, or a download renamed by its
+// user) it is the front end, with runc's grammar under `tirith runtime`.
+// The name alone decides: never the arguments, the working directory or
+// the image store.
+var RuncNames = []string{"tirith-runc", "runc"}
+
+// NewRootCmd builds the command tree for the name the binary was invoked
+// by (argv[0]'s base name).
 func NewRootCmd(name string) *cobra.Command {
 	g := &Globals{}
-	root := &cobra.Command{
-		Use:           name,
-		Short:         "Tirith: a secure-by-default OCI container runtime",
-		Version:       fmt.Sprintf("%s\nspec: %s", Version, specs.Version),
+	if slices.Contains(RuncNames, name) {
+		root := newRuncCmd(name, g)
+		root.Short = "Tirith's OCI runtime, with runc's commands and flags"
+		setVersion(root)
+		// runc has no completion verb.
+		root.CompletionOptions.DisableDefaultCmd = true
+		return root
+	}
+	return newFrontEndRoot(name, g)
+}
+
+func setVersion(root *cobra.Command) {
+	root.Version = fmt.Sprintf("%s\nspec: %s", Version, specs.Version)
+	root.SetVersionTemplate("tirith version {{.Version}}\n")
+}
+
+// newRuncCmd is runc's grammar: its global flags and its verbs, as the
+// root under a runc name and as `tirith runtime` under the front end.
+// An unknown verb is an error (exit 3, as runc's), not the help text.
+func newRuncCmd(use string, g *Globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           use,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          noUnknownVerb,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		// cobra's own default for its unknown-command suggestions.
+		SuggestionsMinimumDistance: 2,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			return setupLogging(g)
+		},
+	}
+	unknownVerbFlagErrors(cmd)
+	f := cmd.PersistentFlags()
+	f.StringVar(&g.Root, "root", "/run/tirith", "root directory for storage of container state")
+	f.StringVar(&g.Log, "log", "", "log file (default: stderr)")
+	f.StringVar(&g.LogFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&g.Debug, "debug", false, "enable debug logging")
+	f.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "use the systemd cgroup driver (not supported yet: an error)")
+	f.StringVar(&g.Rootless, "rootless", "auto", "accepted for runc compatibility; Tirith runs as root")
+	f.MarkHidden("rootless")
+	cmd.AddCommand(
+		newCreateCmd(g), newStartCmd(g), newRunCmd(g), newStateCmd(g), newKillCmd(g),
+		newDeleteCmd(g), newListCmd(g), newPsCmd(g), newSpecCmd(), newExecCmd(g),
+		newFeaturesCmd(), newPauseCmd(g), newResumeCmd(g), newUpdateCmd(g), newEventsCmd(g),
+	)
+	return cmd
+}
+
+// newFrontEndRoot is the front end: Docker-style verbs over the image
+// store, Tirith's own tools, and runc's grammar under `runtime`.
+func newFrontEndRoot(name string, g *Globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           name,
+		Short:         "Tirith: a secure-by-default container runtime",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          noUnknownVerb,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		// cobra's own default for its unknown-command suggestions.
+		SuggestionsMinimumDistance: 2,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			// Before anything (a --log file included) is created.
 			if err := frontEndNeedsRoot(cmd); err != nil {
@@ -50,31 +114,52 @@ func NewRootCmd(name string) *cobra.Command {
 			return setupLogging(g)
 		},
 	}
-	root.SetVersionTemplate("tirith version {{.Version}}\n")
+	setVersion(root)
+	unknownVerbFlagErrors(root)
+	// The same variables as runtime's runc flags, which shadow these
+	// below `runtime`: `tirith --root X runtime list` is runtime's --root.
 	f := root.PersistentFlags()
-	f.StringVar(&g.Root, "root", "/run/tirith", "root directory for storage of container state")
+	f.StringVar(&g.Root, "root", "/run/tirith", "directory of the containers' runtime state")
+	f.StringVar(&g.Storage, "storage", store.DefaultRoot, "directory of the image and container store")
 	f.StringVar(&g.Log, "log", "", "log file (default: stderr)")
 	f.StringVar(&g.LogFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&g.Debug, "debug", false, "enable debug logging")
-	f.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "use the systemd cgroup driver (not supported yet: an error)")
-	f.StringVar(&g.Rootless, "rootless", "auto", "accepted for runc compatibility; Tirith runs as root")
-	f.MarkHidden("rootless")
-	f.StringVar(&g.Storage, "storage", store.DefaultRoot, "directory of the image store (pull, images, run ...)")
-	root.AddCommand(
-		newCreateCmd(g), newStartCmd(g), newRunCmd(g), newStateCmd(g), newKillCmd(g),
-		newDeleteCmd(g), newListCmd(g), newPsCmd(g), newSpecCmd(), newExecCmd(g),
-		newFeaturesCmd(), newDemoCmd(), newProbeCmd(), NewSeccompCmd(),
-		newPauseCmd(g), newResumeCmd(g), newUpdateCmd(g), newEventsCmd(g),
-	)
-	frontEnd := append(newFrontEndCmds(g),
+	frontEnd := []*cobra.Command{
+		newFrontRunCmd(g), newFrontPsCmd(g), newFrontExecCmd(g), newFrontKillCmd(g),
+		newLogsCmd(g), newStopCmd(g), newRmCmd(g), newWaitCmd(g), newDiffCmd(g), newMonitorCmd(g),
 		newPullCmd(g), newLoadCmd(g), newImportCmd(g), newImagesCmd(g), newRmiCmd(g), newInspectCmd(g),
 		newSystemCmd(g),
-	)
+	}
 	for _, c := range frontEnd {
 		markFrontEnd(c)
 	}
 	root.AddCommand(frontEnd...)
+	rt := newRuncCmd("runtime", g)
+	rt.Short = "The OCI runtime: runc's commands and global flags (tirith runtime --help)"
+	rt.Long = "The OCI runtime, as under the name tirith-runc: runc's commands and global flags, e.g.\n" +
+		"  tirith runtime --root /run/tirith run --bundle DIR ID"
+	rt.AddCommand(newRuntimeHelpCmd())
+	root.AddCommand(rt, newDemoCmd(), newProbeCmd(), NewSeccompCmd())
 	return root
+}
+
+// newRuntimeHelpCmd is `tirith runtime help [command]`: cobra's own help
+// command looks commands up from the root, where runc's verbs are not.
+func newRuntimeHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := cmd.Parent().Find(args)
+			if err != nil {
+				return err
+			}
+			if len(rest) > 0 {
+				return &unknownCommandError{cmd: cmd.Parent(), verb: rest[0]}
+			}
+			return target.Help()
+		},
+	}
 }
 
 // logWriter is where errors go besides stderr (runc writes them to --log

@@ -12,7 +12,7 @@ func newRunCmd(g *Globals) *cobra.Command {
 	var detach, keep bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] CONTAINER_ID",
-		Short: "Run a container: from a bundle (runc's run), or `tirith run IMAGE` (the front end, see README)",
+		Short: "Create and start a container from a bundle, and in the foreground wait for it and delete it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.SystemdCgroup = g.SystemdCgroup

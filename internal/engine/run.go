@@ -289,6 +289,10 @@ func (e *Engine) StartDetached(p *Prepared, self string, globalArgs []string) er
 	defer stderr.Close()
 	args := append(append([]string{}, globalArgs...), MonitorCommand, id)
 	cmd := exec.Command(self, args...)
+	// The name picks the grammar, and self is the file's own name (the
+	// symlink resolved): installed as tirith-runc with tirith a symlink
+	// to it, the monitor would be runc's grammar, which has no monitor.
+	cmd.Args[0] = "tirith"
 	// The monitor's stdio are the container's log files: the container
 	// inherits them (and a pty is copied into them with -t).
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, stdout, stderr

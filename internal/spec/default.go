@@ -57,7 +57,7 @@ const DefaultPidsLimit = 1024
 // Default returns Tirith's hardened config.json: every wall that
 // config.json can express is up. userns adds a user namespace mapping
 // container root to an unprivileged host range. It is the base the front
-// end builds on; ForBundle is what `tirith spec` writes.
+// end builds on; ForBundle is what `tirith-runc spec` writes.
 func Default(userns bool) *specs.Spec {
 	caps := append([]string(nil), DefaultCapabilities...)
 	pids := int64(DefaultPidsLimit)
@@ -130,7 +130,7 @@ const DefaultMemory = 512 << 20
 // SETUID ...).
 var HostCapabilities = []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
 
-// BundleOptions choose what `tirith spec` writes.
+// BundleOptions choose what `tirith-runc spec` writes.
 type BundleOptions struct {
 	// Rootless is for an unprivileged caller: the user namespace maps
 	// only the caller's own uid, and setgroups is denied (the kernel
@@ -141,7 +141,7 @@ type BundleOptions struct {
 	HostIDs bool
 }
 
-// ForBundle returns the config.json `tirith spec` writes: what the front
+// ForBundle returns the config.json `tirith-runc spec` writes: what the front
 // end enforces. By default container root is an unprivileged host range
 // in a user namespace of its own, the rootfs is idmapped into it (so an
 // image owned by host root needs no chown), memory is 512 MiB without

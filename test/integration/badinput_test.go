@@ -225,7 +225,7 @@ func TestBadInputDelete(t *testing.T) {
 	}
 
 	gone := e.id()
-	r := e.tirith("delete", "--force", gone)
+	r := e.runc("delete", "--force", gone)
 	if r.code != 0 || r.stdout != "" || r.stderr != "" {
 		t.Errorf("delete --force of a nonexistent id: exit %d, stdout %q, stderr %q; want 0 and quiet", r.code, r.stdout, r.stderr)
 	}
@@ -265,7 +265,7 @@ func TestBadInputMountSymlinkEscape(t *testing.T) {
 			}
 			id := e.id()
 			e.cleanup(id)
-			r := e.tirith("run", "--bundle", b, id)
+			r := e.runc("run", "--bundle", b, id)
 			switch {
 			case r.code == 0 && tc.target != "/":
 				found := false

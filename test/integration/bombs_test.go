@@ -99,7 +99,7 @@ func (e *env) runDetachedTo(b, id string) (stdout, stderr string) {
 	must(e.t, err)
 	defer errF.Close()
 	e.cleanup(id)
-	cmd := exec.Command(tirithBin, "--root", e.root, "run", "--detach", "--bundle", b, id)
+	cmd := exec.Command(runcBin, "--root", e.root, "run", "--detach", "--bundle", b, id)
 	cmd.Stdout, cmd.Stderr = outF, errF
 	done := make(chan error, 1)
 	must(e.t, cmd.Start())

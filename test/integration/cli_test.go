@@ -108,7 +108,7 @@ func TestCLISpec(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle(nil) // for its rootfs
 	must(t, os.Remove(filepath.Join(b, "config.json")))
-	if r := e.tirithIn(b, nil, "spec"); r.code != 0 {
+	if r := e.runcIn(b, nil, "spec"); r.code != 0 {
 		t.Fatalf("spec: exit %d: %s", r.code, r.stderr)
 	}
 	path := filepath.Join(b, "config.json")
@@ -131,7 +131,7 @@ func TestCLISpec(t *testing.T) {
 		t.Errorf("spec resources %+v, want memory 512 MiB = memory+swap, pids 1024", r)
 	}
 	// Refuses to overwrite, in the cwd or with --bundle.
-	if r := e.tirithIn(b, nil, "spec"); r.code == 0 || !strings.Contains(r.stderr, "exists") {
+	if r := e.runcIn(b, nil, "spec"); r.code == 0 || !strings.Contains(r.stderr, "exists") {
 		t.Errorf("second spec: exit %d, %q", r.code, r.stderr)
 	}
 	if msg := e.fails("spec", "--bundle", b); !strings.Contains(msg, "exists") {
@@ -148,7 +148,7 @@ func TestCLISpec(t *testing.T) {
 	writeSpec(t, b, &s)
 	id := e.id()
 	e.cleanup(id)
-	r := e.tirithIn(b, nil, "run", id)
+	r := e.runcIn(b, nil, "run", id)
 	if r.code != 0 {
 		t.Fatalf("run of spec's config: exit %d: %s", r.code, r.stderr)
 	}

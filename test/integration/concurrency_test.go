@@ -41,7 +41,7 @@ func TestConcurrentCreateDistinct(t *testing.T) {
 		}
 	}
 	// One bundle for all: create must not write into it.
-	each("create", func(id string) result { return e.tirith("create", "--bundle", b, id) })
+	each("create", func(id string) result { return e.runc("create", "--bundle", b, id) })
 	pids := map[int]bool{}
 	for _, id := range ids {
 		st := e.state(id)
@@ -53,13 +53,13 @@ func TestConcurrentCreateDistinct(t *testing.T) {
 	if out := strings.Fields(e.ok("list", "-q")); len(out) != n {
 		t.Fatalf("list -q: %d ids, want %d: %v", len(out), n, out)
 	}
-	each("start", func(id string) result { return e.tirith("start", id) })
+	each("start", func(id string) result { return e.runc("start", id) })
 	for _, id := range ids {
 		if st := e.state(id); st.Status != specs.StateRunning {
 			t.Fatalf("%s after start: %s", id, st.Status)
 		}
 	}
-	each("delete --force", func(id string) result { return e.tirith("delete", "--force", id) })
+	each("delete --force", func(id string) result { return e.runc("delete", "--force", id) })
 	for _, id := range ids {
 		e.assertGone(id, b)
 	}
@@ -81,8 +81,8 @@ func TestConcurrentCreateSameID(t *testing.T) {
 		var wg sync.WaitGroup
 		var r1, r2 result
 		wg.Add(2)
-		go func() { defer wg.Done(); r1 = e.tirith("create", "--bundle", b1, id) }()
-		go func() { defer wg.Done(); r2 = e.tirith("create", "--bundle", b2, id) }()
+		go func() { defer wg.Done(); r1 = e.runc("create", "--bundle", b1, id) }()
+		go func() { defer wg.Done(); r2 = e.runc("create", "--bundle", b2, id) }()
 		wg.Wait()
 		if (r1.code == 0) == (r2.code == 0) {
 			t.Fatalf("round %d: create exits %d and %d, want exactly one success\n1: %s\n2: %s", round, r1.code, r2.code, r1.stderr, r2.stderr)
@@ -123,7 +123,7 @@ func TestConcurrentStartAndDelete(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range res {
 		wg.Add(1)
-		go func() { defer wg.Done(); res[i] = e.tirith("start", id) }()
+		go func() { defer wg.Done(); res[i] = e.runc("start", id) }()
 	}
 	wg.Wait()
 	okCount := 0
@@ -140,7 +140,7 @@ func TestConcurrentStartAndDelete(t *testing.T) {
 	}
 	for i := range res {
 		wg.Add(1)
-		go func() { defer wg.Done(); res[i] = e.tirith("delete", "--force", id) }()
+		go func() { defer wg.Done(); res[i] = e.runc("delete", "--force", id) }()
 	}
 	wg.Wait()
 	for _, r := range res {

@@ -39,7 +39,7 @@ func (e *env) cfgShResult(mutate func(*specs.Spec), script string) result {
 	b := e.bundle(mutate, "sh", "-c", script)
 	id := e.id()
 	e.cleanup(id)
-	r := e.tirith("run", "--bundle", b, id)
+	r := e.runc("run", "--bundle", b, id)
 	e.assertGone(id, b)
 	return r
 }
@@ -223,7 +223,7 @@ func (e *env) cfgRun(bundle string, extra ...string) result {
 	e.t.Helper()
 	id := e.id()
 	e.cleanup(id)
-	r := e.tirith(append(append([]string{"run"}, extra...), "--bundle", bundle, id)...)
+	r := e.runc(append(append([]string{"run"}, extra...), "--bundle", bundle, id)...)
 	e.assertGone(id, bundle)
 	return r
 }

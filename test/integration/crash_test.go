@@ -29,11 +29,17 @@ import (
 // dirs, idmapped layer mounts, processes. A bystander container keeps
 // running throughout and the image still runs afterwards.
 
-// crashed runs tirith with the crash hook at step and requires that it
-// died of SIGKILL.
+// crashed runs the OCI runtime with the crash hook at step and requires
+// that it died of SIGKILL.
 func (e *env) crashed(step string, args ...string) {
 	e.t.Helper()
-	cmd := exec.Command(tirithBin, append([]string{"--root", e.root}, args...)...)
+	e.crashedAs(runcBin, step, args...)
+}
+
+// crashedAs is crashed for bin (the OCI runtime or the front end).
+func (e *env) crashedAs(bin, step string, args ...string) {
+	e.t.Helper()
+	cmd := exec.Command(bin, append([]string{"--root", e.root}, args...)...)
 	cmd.Env = append(os.Environ(), runtime.CrashEnv+"="+step)
 	// Files, not pipes: a container left running inherits them.
 	out, err := os.CreateTemp(e.t.TempDir(), "out")
@@ -131,7 +137,7 @@ func TestCrashRuntime(t *testing.T) {
 			if st := e.ociStatus(id); !slices.Contains(tc.want, st) {
 				t.Fatalf("list: %s is %q, want one of %q", id, st, tc.want)
 			}
-			if r := e.tirith("state", id); r.code == 0 {
+			if r := e.runc("state", id); r.code == 0 {
 				var s specs.State
 				must(t, json.Unmarshal([]byte(r.stdout), &s))
 				if s.Status != runtime.Creating {
@@ -293,7 +299,7 @@ func (f *feEnv) rows() []feRow {
 // feCrashed runs a front-end command that must die at step.
 func (f *feEnv) feCrashed(step string, args ...string) {
 	f.t.Helper()
-	f.crashed(step, append([]string{"--storage", f.storage}, args...)...)
+	f.crashedAs(tirithBin, step, append([]string{"--storage", f.storage}, args...)...)
 }
 
 func TestCrashFrontEnd(t *testing.T) {

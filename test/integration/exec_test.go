@@ -52,7 +52,7 @@ func TestExecFlags(t *testing.T) {
 		{"missing binary", []string{"nonexist"}, "", -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := e.tirith(append(append([]string{"exec"}, tc.args[:len(tc.args)-len(cmdPart(tc.args))]...), append([]string{id}, cmdPart(tc.args)...)...)...)
+			r := e.runc(append(append([]string{"exec"}, tc.args[:len(tc.args)-len(cmdPart(tc.args))]...), append([]string{id}, cmdPart(tc.args)...)...)...)
 			if tc.code == -1 {
 				if r.code == 0 || !strings.Contains(r.stderr, "executable file not found") || !strings.Contains(r.stderr, "nonexist") {
 					t.Fatalf("exec of a missing binary: exit %d, stderr %q", r.code, r.stderr)
@@ -139,7 +139,7 @@ func TestExecProcessFile(t *testing.T) {
 	must(t, err)
 	path := filepath.Join(t.TempDir(), "process.json")
 	must(t, os.WriteFile(path, data, 0o644))
-	r := e.tirith("exec", "--process", path, id)
+	r := e.runc("exec", "--process", path, id)
 	if r.code != 5 || r.stdout != "fromjson /tmp 1234\n" {
 		t.Fatalf("exec --process: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
@@ -262,7 +262,7 @@ func TestExecReachesInit(t *testing.T) {
 	// its own: it may signal the init and read its ordinary /proc files,
 	// not ptrace-guarded ones such as /proc/1/ns (docs/security-walls.md,
 	// "Landlock").
-	r := e.tirith("exec", id, "sh", "-c", "kill -0 1 && echo signal-ok; cat /proc/1/cmdline >/dev/null && echo proc-ok")
+	r := e.runc("exec", id, "sh", "-c", "kill -0 1 && echo signal-ok; cat /proc/1/cmdline >/dev/null && echo proc-ok")
 	if r.stdout != "signal-ok\nproc-ok\n" {
 		t.Errorf("exec'd process cannot reach the init: stdout %q, stderr %q", r.stdout, r.stderr)
 	}

@@ -129,8 +129,8 @@ func TestFrontendKillWait(t *testing.T) {
 	if out := f.feOK("wait", n2).stdout; out != "5\n" {
 		t.Errorf("wait: %q", out)
 	}
-	// kill by name routes to the front end; kill of an OCI id still
-	// works the runc way (covered by the OCI tests).
+	// kill without -s: SIGKILL, Docker's default (runc's is SIGTERM,
+	// under tirith-runc and tirith runtime).
 	n3 := f.name()
 	f.cleanupFE(n3)
 	f.feOK("run", "-d", "--name", n3, f.image, "sleep", "1000")

@@ -174,7 +174,7 @@ func (f *feEnv) sub(t *testing.T) *feEnv {
 // fe runs `tirith --storage S ARGS...`.
 func (f *feEnv) fe(args ...string) result {
 	f.t.Helper()
-	return f.tirith(append([]string{"--storage", f.storage}, args...)...)
+	return f.frontEnd(nil, append([]string{"--storage", f.storage}, args...)...)
 }
 
 // feOK runs and requires exit 0.

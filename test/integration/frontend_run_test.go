@@ -305,7 +305,7 @@ func TestFrontendBuiltinImage(t *testing.T) {
 	f := newFE(t)
 	st := t.TempDir()
 	testutil.OpenToAll(t, st)
-	r := f.tirith("--storage", st, "run", "--rm", "tirith/demo")
+	r := f.frontEnd(nil, "--storage", st, "run", "--rm", "tirith/demo")
 	if r.code != 0 || !strings.Contains(r.stdout, "seccomp mode 2") {
 		t.Fatalf("tirith run tirith/demo: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

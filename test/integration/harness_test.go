@@ -1,5 +1,7 @@
 // Package integration drives the built tirith binary the way containerd,
 // podman or a person would: real namespaces, cgroups, mounts, as root.
+// The OCI runtime is called as runc's clients call it, through a
+// tirith-runc symlink (runcBin); the front end as tirith (tirithBin).
 // Every test builds its own bundle from Debian's busybox-static and the
 // static test/probe binary.
 package integration
@@ -25,7 +27,8 @@ import (
 )
 
 var (
-	tirithBin string // the runtime under test
+	tirithBin string // the binary under test; under this name, the front end
+	runcBin   string // a tirith-runc symlink to it: the OCI runtime
 	probeBin  string // static in-container probe
 	busybox   string
 	buildErr  error
@@ -38,8 +41,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	tirithBin = filepath.Join(dir, "tirith")
+	runcBin = filepath.Join(dir, "tirith-runc")
 	probeBin = filepath.Join(dir, "probe")
 	buildErr = build(tirithBin, "./cmd/tirith", nil)
+	if buildErr == nil {
+		// As the README installs it for containerd and podman.
+		buildErr = os.Symlink("tirith", runcBin)
+	}
 	if buildErr == nil {
 		buildErr = build(probeBin, "./test/probe", []string{"CGO_ENABLED=0"})
 	}
@@ -150,15 +158,28 @@ type result struct {
 	code           int
 }
 
-// tirith runs the binary with this env's --root.
-func (e *env) tirith(args ...string) result {
+// runc runs the OCI runtime (tirith-runc) with this env's --root.
+func (e *env) runc(args ...string) result {
 	e.t.Helper()
-	return e.tirithIn("", nil, args...)
+	return e.runBin(runcBin, "", nil, args...)
 }
 
-func (e *env) tirithIn(dir string, stdin []byte, args ...string) result {
+// runcIn runs the OCI runtime in dir with stdin.
+func (e *env) runcIn(dir string, stdin []byte, args ...string) result {
 	e.t.Helper()
-	cmd := exec.Command(tirithBin, append([]string{"--root", e.root}, args...)...)
+	return e.runBin(runcBin, dir, stdin, args...)
+}
+
+// frontEnd runs the front end (tirith) with this env's --root.
+func (e *env) frontEnd(stdin []byte, args ...string) result {
+	e.t.Helper()
+	return e.runBin(tirithBin, "", stdin, args...)
+}
+
+// runBin runs bin with this env's --root, in dir, with stdin.
+func (e *env) runBin(bin, dir string, stdin []byte, args ...string) result {
+	e.t.Helper()
+	cmd := exec.Command(bin, append([]string{"--root", e.root}, args...)...)
 	cmd.Dir = dir
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
@@ -188,27 +209,28 @@ func (e *env) tirithIn(dir string, stdin []byte, args ...string) result {
 	out, _ := os.ReadFile(outF.Name())
 	errb, _ := os.ReadFile(errF.Name())
 	if timedOut {
-		e.t.Fatalf("tirith %v: timed out\nstdout: %s\nstderr: %s", args, out, errb)
+		e.t.Fatalf("%s %v: timed out\nstdout: %s\nstderr: %s", filepath.Base(bin), args, out, errb)
 	}
 	return result{stdout: string(out), stderr: string(errb), code: cmd.ProcessState.ExitCode()}
 }
 
-// ok runs tirith and fails the test unless it exits 0.
+// ok runs the OCI runtime and fails the test unless it exits 0.
 func (e *env) ok(args ...string) string {
 	e.t.Helper()
-	r := e.tirith(args...)
+	r := e.runc(args...)
 	if r.code != 0 {
-		e.t.Fatalf("tirith %v: exit %d\nstdout: %s\nstderr: %s", args, r.code, r.stdout, r.stderr)
+		e.t.Fatalf("tirith-runc %v: exit %d\nstdout: %s\nstderr: %s", args, r.code, r.stdout, r.stderr)
 	}
 	return r.stdout
 }
 
-// fails runs tirith, expects a non-zero exit, and returns stderr.
+// fails runs the OCI runtime, expects a non-zero exit, and returns
+// stderr.
 func (e *env) fails(args ...string) string {
 	e.t.Helper()
-	r := e.tirith(args...)
+	r := e.runc(args...)
 	if r.code == 0 {
-		e.t.Fatalf("tirith %v: succeeded, want failure\nstdout: %s", args, r.stdout)
+		e.t.Fatalf("tirith-runc %v: succeeded, want failure\nstdout: %s", args, r.stdout)
 	}
 	return r.stderr
 }
@@ -256,7 +278,7 @@ func (e *env) running(bundle string) string {
 // cleanup registers a forced delete, so a failing test leaves nothing.
 func (e *env) cleanup(id string) {
 	e.t.Cleanup(func() {
-		_ = exec.Command(tirithBin, "--root", e.root, "delete", "--force", id).Run()
+		_ = exec.Command(runcBin, "--root", e.root, "delete", "--force", id).Run()
 	})
 }
 

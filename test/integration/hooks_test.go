@@ -218,7 +218,7 @@ func TestHooksLateFailures(t *testing.T) {
 	id2 := e.id()
 	e.cleanup(id2)
 	e.ok("create", "--bundle", b2, id2)
-	e.tirith("start", id2) // runc's start does not report it; either is fine
+	e.runc("start", id2) // runc's start does not report it; either is fine
 	waitFor(t, "container to stop", func() bool { return e.state(id2).Status == specs.StateStopped })
 	if _, err := os.Stat(filepath.Join(out2, "ran")); err == nil {
 		t.Errorf("the payload ran although its startContainer hook failed")

@@ -38,7 +38,7 @@ import (
 // storage runs tirith against the image store at dir.
 func (e *env) storage(dir string, args ...string) result {
 	e.t.Helper()
-	return e.tirith(append([]string{"--storage", dir}, args...)...)
+	return e.frontEnd(nil, append([]string{"--storage", dir}, args...)...)
 }
 
 func (e *env) storageOK(dir string, args ...string) string {
@@ -441,7 +441,7 @@ func TestImageImportRootfs(t *testing.T) {
 		t.Errorf("imported etc/hello = %q, %v", b, err)
 	}
 
-	r := e.tirithIn("", data, "--storage", st, "import", "-", "example.com/imported:stdin")
+	r := e.frontEnd(data, "--storage", st, "import", "-", "example.com/imported:stdin")
 	if r.code != 0 || !idRe.MatchString(r.stdout) {
 		t.Fatalf("import - : exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
@@ -450,7 +450,7 @@ func TestImageImportRootfs(t *testing.T) {
 	}
 	// Without a name (listed as <none> <none>, unless an import in the
 	// same second made the very same image).
-	r = e.tirithIn("", data, "--storage", st, "import", "-")
+	r = e.frontEnd(data, "--storage", st, "import", "-")
 	if r.code != 0 || !idRe.MatchString(r.stdout) {
 		t.Fatalf("import - without a name: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}

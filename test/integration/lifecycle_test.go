@@ -82,7 +82,7 @@ func TestRunExitCode(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := e.bundle(nil, tc.args...)
 			id := e.id()
-			r := e.tirith("run", "--bundle", b, id)
+			r := e.runc("run", "--bundle", b, id)
 			if r.code != tc.want {
 				t.Fatalf("exit %d, want %d (stderr %s)", r.code, tc.want, r.stderr)
 			}
@@ -135,7 +135,7 @@ func TestKillSignalForms(t *testing.T) {
 				if e.state(id).Status == specs.StateStopped {
 					return true
 				}
-				e.tirith("kill", id, sig)
+				e.runc("kill", id, sig)
 				time.Sleep(50 * time.Millisecond)
 				return false
 			})
@@ -156,9 +156,9 @@ func TestRunForegroundKilled(t *testing.T) {
 	id := e.id()
 	e.cleanup(id)
 	done := make(chan result, 1)
-	go func() { done <- e.tirith("run", "--bundle", b, id) }()
+	go func() { done <- e.runc("run", "--bundle", b, id) }()
 	waitFor(t, "container to run", func() bool {
-		r := e.tirith("state", id)
+		r := e.runc("state", id)
 		return r.code == 0 && strings.Contains(r.stdout, `"running"`)
 	})
 	e.ok("kill", id, "KILL")

@@ -65,7 +65,7 @@ func TestMountUnderProcRefused(t *testing.T) {
 			}
 			id := e.id()
 			e.cleanup(id)
-			r := e.tirith("run", "--bundle", b, id)
+			r := e.runc("run", "--bundle", b, id)
 			if data, _ := os.ReadFile(host); string(data) != "host\n" {
 				t.Errorf("the container wrote the host file through %s: %q", tc.dest, data)
 			}
@@ -115,7 +115,7 @@ func (e *env) runWithDirFD(dir string, args ...string) result {
 	errF, err := os.CreateTemp(e.t.TempDir(), "err")
 	must(e.t, err)
 	defer errF.Close()
-	cmd := exec.Command(tirithBin, append([]string{"--root", e.root}, args...)...)
+	cmd := exec.Command(runcBin, append([]string{"--root", e.root}, args...)...)
 	cmd.Stdout, cmd.Stderr = outF, errF
 	cmd.ExtraFiles = []*os.File{f}
 	must(e.t, cmd.Start())

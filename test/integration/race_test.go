@@ -59,7 +59,7 @@ func TestMountTargetSwapRaceStaysInRootfs(t *testing.T) {
 			}
 		}()
 		id := e.id()
-		r := e.tirith("create", "--bundle", b, id)
+		r := e.runc("create", "--bundle", b, id)
 		stop.Store(true)
 		<-done
 		attempts++

@@ -87,7 +87,7 @@ func TestMemoryHogIsOOMKilledInsideOnly(t *testing.T) {
 	}, "sh", "-c", "sleep 0.3; dd if=/dev/zero of=/dev/null bs=200M count=1; sleep 1000")
 	id := e.running(b)
 	// events reports the kill as it happens.
-	ev := e.tirithAsync("events", "--interval", "100ms", id)
+	ev := e.runcAsync("events", "--interval", "100ms", id)
 	waitFor(t, "an OOM kill", func() bool {
 		return readInt(t, filepath.Join(v1Path("memory", id), "memory.limit_in_bytes")) == mem &&
 			strings.Contains(string(must2(os.ReadFile(filepath.Join(v1Path("memory", id), "memory.oom_control")))), "oom_kill 1")
@@ -156,7 +156,7 @@ func TestDeviceAllowlist(t *testing.T) {
 						specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rw"})
 				}
 			}, "sh", "-c", "dd if=/dev/net/tun of=/dev/null count=0 2>&1 && echo OPENED")
-			r := e.tirith("run", "--bundle", b, e.id())
+			r := e.runc("run", "--bundle", b, e.id())
 			opened := strings.Contains(r.stdout, "OPENED")
 			if opened != tc.allow {
 				t.Fatalf("device opened=%v, want %v; output %q", opened, tc.allow, r.stdout)
@@ -206,7 +206,7 @@ func TestPauseResumeAndUpdate(t *testing.T) {
 	if got := readInt(t, filepath.Join(v1Path("pids", id), "pids.max")); got != 3 {
 		t.Fatalf("pids.max %d after update, want 3", got)
 	}
-	r := e.tirith("exec", id, "sh", "-c", "sleep 5 & sleep 5 & sleep 5 & wait")
+	r := e.runc("exec", id, "sh", "-c", "sleep 5 & sleep 5 & sleep 5 & wait")
 	if r.code == 0 {
 		t.Fatalf("exec forked past the updated pids limit: %+v", r)
 	}
@@ -281,11 +281,11 @@ type async struct {
 	done chan struct{}
 }
 
-func (e *env) tirithAsync(args ...string) *async {
+func (e *env) runcAsync(args ...string) *async {
 	e.t.Helper()
 	f, err := os.CreateTemp(e.t.TempDir(), "async")
 	must(e.t, err)
-	cmd := exec.Command(tirithBin, append([]string{"--root", e.root}, args...)...)
+	cmd := exec.Command(runcBin, append([]string{"--root", e.root}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	must(e.t, cmd.Start())
 	a := &async{cmd: cmd, out: f, done: make(chan struct{})}
@@ -366,7 +366,7 @@ func TestKilledCreateIsCleanedByDeleteForce(t *testing.T) {
 	}, "true")
 	id := e.id()
 	e.cleanup(id)
-	cmd := exec.Command(tirithBin, "--root", e.root, "create", "--bundle", b, id)
+	cmd := exec.Command(runcBin, "--root", e.root, "create", "--bundle", b, id)
 	must(t, cmd.Start())
 	waitFor(t, "the cgroup", func() bool {
 		_, err := os.Stat(v1PathOrV2("pids", id))

@@ -109,7 +109,7 @@ func TestPreserveFDs(t *testing.T) {
 	must(t, err)
 	defer outF.Close()
 	var stderr strings.Builder
-	cmd := exec.Command(tirithBin, "--root", e.root, "run", "--preserve-fds", "1", "--bundle", b, id)
+	cmd := exec.Command(runcBin, "--root", e.root, "run", "--preserve-fds", "1", "--bundle", b, id)
 	cmd.Stdout, cmd.Stderr = outF, &stderr
 	cmd.ExtraFiles = []*os.File{f, leak}
 	must(t, cmd.Start())

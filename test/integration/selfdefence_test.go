@@ -159,7 +159,7 @@ func containerPid(t *testing.T, pid int) string {
 func (e *env) startExec(id string, w *os.File, args ...string) int {
 	e.t.Helper()
 	pidFile := filepath.Join(e.t.TempDir(), "pid")
-	cmd := exec.Command(tirithBin, append([]string{"--root", e.root, "exec", "--pid-file", pidFile, id}, args...)...)
+	cmd := exec.Command(runcBin, append([]string{"--root", e.root, "exec", "--pid-file", pidFile, id}, args...)...)
 	cmd.Stdout, cmd.Stderr = w, w
 	must(e.t, cmd.Start())
 	e.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
@@ -235,7 +235,7 @@ func TestRuntimeBinaryCannotBeOverwrittenFromInsideContainerThroughInit(t *testi
 	_, w := fullPipe(t)
 	id := e.id()
 	e.cleanup(id)
-	create := exec.Command(tirithBin, "--root", e.root, "create", "--bundle", b, id)
+	create := exec.Command(runcBin, "--root", e.root, "create", "--bundle", b, id)
 	create.Stdout, create.Stderr = w, w
 	done := make(chan error, 1)
 	must(t, create.Start())
@@ -354,7 +354,7 @@ func TestCreatedInitIsNotDumpable(t *testing.T) {
 	}
 	// exec into the created container: its processes see the init as
 	// pid 1; opening /proc/1/exe must be refused.
-	out := e.tirith("exec", id, "sh", "-c", "readlink /proc/1/exe && echo READ-OK || echo denied")
+	out := e.runc("exec", id, "sh", "-c", "readlink /proc/1/exe && echo READ-OK || echo denied")
 	if strings.Contains(out.stdout, "READ-OK") {
 		t.Fatalf("a process in the container read the init's exe link: %s", out.stdout)
 	}

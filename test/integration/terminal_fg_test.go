@@ -52,8 +52,9 @@ func openPty(t *testing.T) (master, slave *os.File) {
 	return m, s
 }
 
-// ptyStart starts tirith (as argv0) with args on a fresh pty of size
-// rows x cols.
+// ptyStart starts the binary as argv0 (tirith: the front end;
+// tirith-runc: the OCI runtime) with args on a fresh pty of size rows x
+// cols.
 func (e *env) ptyStart(argv0 string, rows, cols uint16, args ...string) *ptySession {
 	e.t.Helper()
 	master, slave := openPty(e.t)

@@ -73,7 +73,7 @@ func TestTerminalExec(t *testing.T) {
 	cs := newConsoleServer(t)
 	done := make(chan result, 1)
 	go func() {
-		done <- e.tirith("exec", "--tty", "--console-socket", cs.Path, id, "sh", "-c", "tty; stty size >/dev/null && echo sized; echo hi-exec; exit 3")
+		done <- e.runc("exec", "--tty", "--console-socket", cs.Path, id, "sh", "-c", "tty; stty size >/dev/null && echo sized; echo hi-exec; exit 3")
 	}()
 	master := cs.Master(t)
 	out := readPty(t, master, "")()
@@ -85,7 +85,7 @@ func TestTerminalExec(t *testing.T) {
 		t.Errorf("exec --tty output %q, want a /dev/pts/N and hi-exec", out)
 	}
 	// Without --tty the exec'd process has no terminal.
-	if r := e.tirith("exec", id, "tty"); r.code == 0 || !strings.Contains(r.stdout, "not a tty") {
+	if r := e.runc("exec", id, "tty"); r.code == 0 || !strings.Contains(r.stdout, "not a tty") {
 		t.Errorf("exec without --tty: exit %d, stdout %q", r.code, r.stdout)
 	}
 	e.ok("delete", "--force", id)
