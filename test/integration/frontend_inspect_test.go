@@ -219,7 +219,7 @@ func TestFrontendInspect(t *testing.T) {
 	}
 	// After `update`, inspect reports the limit in force, not the one
 	// run started with.
-	f.feOK("update", "--memory", "256m", "--memory-swap", "256m", id)
+	f.ok("update", "--memory", "256m", "--memory-swap", "256m", id) // tirith-runc update
 	if c2, _ := f.inspectC(n); c2.Security.Memory != 256<<20 || c2.HostConfig.Memory != 256<<20 {
 		t.Errorf("after update --memory 256m: inspect Memory %d / %d", c2.Security.Memory, c2.HostConfig.Memory)
 	}
