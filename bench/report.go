@@ -62,9 +62,10 @@ func run(o *options) error {
 	}
 	prof := e.profile(o)
 	fe := e.frontEnds(o)
+	seal := e.sealCost()
 	e.facts = append(e.facts, "load average at end: "+loadavg()+" (other work on the machine shows up as spread, not as bias: runtimes are interleaved)")
 
-	md := e.report(o, lc, scl, sc, lo, cc, prof, fe, time.Since(start))
+	md := e.report(o, lc, scl, sc, lo, cc, prof, fe, time.Since(start)) + "\n" + seal.report()
 	fmt.Print(md)
 	if o.out != "" && o.out != "-" {
 		path := o.out
