@@ -17,6 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/atomicfile"
+	"github.com/tirith-project/tirith/internal/engine/idrange"
+	"github.com/tirith-project/tirith/internal/engine/snapshot"
 	"github.com/tirith-project/tirith/internal/image/store"
 	"github.com/tirith-project/tirith/internal/runtime"
 )
@@ -68,7 +70,7 @@ type Record struct {
 	TTY         bool         `json:"tty"`
 	Relaxations []Relaxation `json:"relaxations,omitempty"`
 	// IDBase is the first host id of the container's user namespace
-	// range (RangeSize ids), 0 without a user namespace.
+	// range (idrange.Size ids), 0 without a user namespace.
 	IDBase uint32 `json:"idBase,omitempty"`
 	// Secrets are the targets under /run/secrets: names, never content.
 	Secrets []string `json:"secrets,omitempty"`
@@ -91,16 +93,15 @@ func (e *Engine) containersDir() string { return filepath.Join(e.Storage, "conta
 // Dir is the container's directory: its bundle and records.
 func (e *Engine) Dir(id string) string { return filepath.Join(e.containersDir(), id) }
 
-func (e *Engine) rootfs(id string) string  { return filepath.Join(e.Dir(id), "rootfs") }
-func (e *Engine) secrets(id string) string { return filepath.Join(e.Dir(id), "secrets") }
-func (e *Engine) etc(id string) string     { return filepath.Join(e.Dir(id), "etc") }
+// snapshot is the container's rootfs: the overlay and its layer views.
+func (e *Engine) snapshot(id string) snapshot.Snapshot { return snapshot.Snapshot{Dir: e.Dir(id)} }
+func (e *Engine) rootfs(id string) string              { return e.snapshot(id).Rootfs() }
+func (e *Engine) secrets(id string) string             { return filepath.Join(e.Dir(id), "secrets") }
+func (e *Engine) etc(id string) string                 { return filepath.Join(e.Dir(id), "etc") }
 func (e *Engine) appliedPath(id string) string {
 	return filepath.Join(e.Dir(id), "applied.json")
 }
-func (e *Engine) upper(id string) string     { return filepath.Join(e.Dir(id), "overlay", "upper") }
-func (e *Engine) work(id string) string      { return filepath.Join(e.Dir(id), "overlay", "work") }
 func (e *Engine) metaPath(id string) string  { return filepath.Join(e.Dir(id), "meta.json") }
-func (e *Engine) layers(id string) string    { return filepath.Join(e.Dir(id), "layers") }
 func (e *Engine) busyLock(id string) string  { return filepath.Join(e.Dir(id), "run.lock") }
 func (e *Engine) StdoutLog(id string) string { return filepath.Join(e.Dir(id), "stdout.log") }
 func (e *Engine) StderrLog(id string) string { return filepath.Join(e.Dir(id), "stderr.log") }
@@ -185,7 +186,7 @@ func (e *Engine) newRecord(name string, rec *Record, userns bool) error {
 		for _, r := range recs {
 			used[r.IDBase] = true
 		}
-		if rec.IDBase, err = allocRange(e.subuid(), used); err != nil {
+		if rec.IDBase, err = idrange.Alloc(e.subuid(), used); err != nil {
 			return err
 		}
 	}
@@ -328,91 +329,6 @@ func (e *Engine) Refresh(r *Record) {
 	}
 }
 
-// mountOverlay mounts the container's rootfs: the image layers as
-// read-only lowers, upper and work dirs of its own. The upper dir is
-// owned by the mapped root so that container root owns "/" (see doc.go).
-func (e *Engine) mountOverlay(id string, lowers []string, rootUID, rootGID int, nosuid bool, idBase uint32) error {
-	for _, d := range []string{filepath.Join(e.Dir(id), "overlay"), e.upper(id), e.work(id)} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			return fmt.Errorf("overlay dirs: %w", err)
-		}
-	}
-	if err := os.Chmod(e.upper(id), 0o755); err != nil {
-		return err
-	}
-	if err := os.Chown(e.upper(id), rootUID, rootGID); err != nil {
-		return fmt.Errorf("overlay upper dir: %w", err)
-	}
-	if err := os.Mkdir(e.rootfs(id), 0o755); err != nil {
-		return fmt.Errorf("rootfs mountpoint: %w", err)
-	}
-	if idBase != 0 {
-		// The layers seen through the container's id range: image
-		// owners show as the container's own users.
-		var err error
-		if lowers, err = idmapLayers(lowers, e.layers(id), idBase); err != nil {
-			return err
-		}
-		runtime.CrashPoint("after-idmapped-layers")
-	}
-	// The new mount API: each lower is its own fsconfig call, so the
-	// number of layers is not limited by mount(2)'s one-page data.
-	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("mount overlay: fsopen: %w", err)
-	}
-	defer unix.Close(fsfd)
-	set := func(k, v string) error {
-		if err := unix.FsconfigSetString(fsfd, k, v); err != nil {
-			return fmt.Errorf("mount overlay: %s=%s: %w", k, v, err)
-		}
-		return nil
-	}
-	for _, l := range lowers {
-		if err := set("lowerdir+", l); err != nil {
-			return err
-		}
-	}
-	if err := set("upperdir", e.upper(id)); err != nil {
-		return err
-	}
-	if err := set("workdir", e.work(id)); err != nil {
-		return err
-	}
-	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return fmt.Errorf("mount overlay: create: %w", err)
-	}
-	// nodev: devices come from the runtime's /dev only. nosuid when
-	// no_new_privs is on anyway, so the mount says the same.
-	attr := unix.MOUNT_ATTR_NODEV
-	if nosuid {
-		attr |= unix.MOUNT_ATTR_NOSUID
-	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attr)
-	if err != nil {
-		return fmt.Errorf("mount overlay: fsmount: %w", err)
-	}
-	defer unix.Close(mfd)
-	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, e.rootfs(id), unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return fmt.Errorf("mount overlay on %s: %w", e.rootfs(id), err)
-	}
-	return nil
-}
-
-// unmount detaches a mount if there is one at p.
-func unmount(p string) error {
-	for range 8 {
-		err := unix.Unmount(p, unix.MNT_DETACH)
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
-			return nil // not (or no longer) a mount point
-		}
-		if err != nil {
-			return &fs.PathError{Op: "umount", Path: p, Err: err}
-		}
-	}
-	return nil
-}
-
 // cleanup removes everything of a container: its runtime state (killing
 // it), the secrets tmpfs, the overlay mount and the container directory.
 // Idempotent; the caller holds no lock.
@@ -440,13 +356,12 @@ func (e *Engine) cleanup(id string) error {
 		_ = runtime.RemoveDebris(e.Root, id)
 	}
 	runtime.CrashPoint("after-runtime-delete")
-	if err := unmount(e.secrets(id)); err != nil {
+	if err := snapshot.Unmount(e.secrets(id)); err != nil {
 		return err
 	}
-	if err := unmount(e.rootfs(id)); err != nil {
+	if err := e.snapshot(id).Unmount(); err != nil {
 		return err
 	}
-	unmountLayers(e.layers(id))
 	runtime.CrashPoint("after-unmount")
 	unlockNames, err := e.lockNames()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/engine/snapshot"
 	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/runtime"
 )
@@ -125,7 +126,7 @@ func (e *Engine) Prune() (*PruneReport, error) {
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(stray)))
 	for _, m := range stray {
-		if err := unmount(m); err != nil {
+		if err := snapshot.Unmount(m); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -17,6 +17,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/engine/idrange"
+	"github.com/tirith-project/tirith/internal/engine/snapshot"
 	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/spec"
 )
@@ -101,7 +103,11 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	// The upper dir's owner is container root's host uid: the first of
 	// the container's own range, or host root with --userns=host.
 	rootID := int(rec.IDBase)
-	if err := e.mountOverlay(rec.ID, lowers, rootID, rootID, sec.noNewPrivs && !o.Privileged, rec.IDBase); err != nil {
+	so := snapshot.Options{RootUID: rootID, RootGID: rootID, NoSuid: sec.noNewPrivs && !o.Privileged, IDBase: rec.IDBase}
+	if rec.IDBase != 0 {
+		so.IDs = idrange.Size
+	}
+	if err := e.snapshot(rec.ID).Mount(lowers, so); err != nil {
 		return nil, err
 	}
 	runtime.CrashPoint("after-overlay")
@@ -110,7 +116,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 		return nil, err
 	}
 	if rec.IDBase != 0 {
-		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rec.IDBase, Size: RangeSize}}
+		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rec.IDBase, Size: idrange.Size}}
 		built.Spec.Linux.UIDMappings, built.Spec.Linux.GIDMappings = m, m
 	}
 	// Before the mount targets: a file source gets a file target.
