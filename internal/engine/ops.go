@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/engine/specgen"
 	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/spec"
 )
@@ -224,7 +225,7 @@ func (e *Engine) Exec(q string, o ExecOptions) (int, error) {
 		p.Cwd = o.Workdir
 	}
 	if o.User != "" {
-		u, err := resolveUser(e.rootfs(rec.ID), o.User)
+		u, err := specgen.ResolveUser(e.rootfs(rec.ID), o.User)
 		if err != nil {
 			c.Close()
 			return ExitTirith, fmt.Errorf("--user: %w", err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tirith-project/tirith/internal/engine/idrange"
 	"github.com/tirith-project/tirith/internal/engine/snapshot"
+	"github.com/tirith-project/tirith/internal/engine/specgen"
 	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/spec"
 )
@@ -61,7 +62,7 @@ func createExitCode(err error) int {
 // exist, ready to be created by the runtime.
 type Prepared struct {
 	Record *Record
-	Built  *Built
+	Built  *specgen.Built
 }
 
 // Prepare does everything of `run` short of starting the container:
@@ -80,7 +81,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	if err != nil {
 		return nil, err
 	}
-	sec, err := parseSecurityOpts(o.SecurityOpts)
+	noNewPrivs, err := specgen.NoNewPrivileges(o)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +104,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	// The upper dir's owner is container root's host uid: the first of
 	// the container's own range, or host root with --userns=host.
 	rootID := int(rec.IDBase)
-	so := snapshot.Options{RootUID: rootID, RootGID: rootID, NoSuid: sec.noNewPrivs && !o.Privileged, IDBase: rec.IDBase}
+	so := snapshot.Options{RootUID: rootID, RootGID: rootID, NoSuid: noNewPrivs, IDBase: rec.IDBase}
 	if rec.IDBase != 0 {
 		so.IDs = idrange.Size
 	}
@@ -111,7 +112,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 		return nil, err
 	}
 	runtime.CrashPoint("after-overlay")
-	built, err := BuildSpec(SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID), EtcSource: e.etc(rec.ID)}, o)
+	built, err := specgen.BuildSpec(specgen.SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID), EtcSource: e.etc(rec.ID)}, o)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	if err := makeMountTargets(e.rootfs(rec.ID), built.Spec.Mounts); err != nil {
 		return nil, err
 	}
-	if err := writeSecrets(e.secrets(rec.ID), built.secrets, built.Spec, built.user); err != nil {
+	if err := writeSecrets(e.secrets(rec.ID), built.Secrets, built.Spec, built.User); err != nil {
 		return nil, err
 	}
 	data, err := json.MarshalIndent(built.Spec, "", "\t")
@@ -139,9 +140,9 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	rec, err = e.update(rec.ID, func(r *Record) {
 		r.Cmd = built.Spec.Process.Args
 		r.Relaxations = built.Relaxations
-		r.Entrypoint, r.User = effectiveEntrypoint(img.Config, o), effectiveUser(img.Config, o)
+		r.Entrypoint, r.User = built.Entrypoint, built.UserSpec
 		r.CapAdd, r.CapDrop, r.Seccomp = built.CapAdd, built.CapDrop, built.Seccomp
-		for _, s := range built.secrets {
+		for _, s := range built.Secrets {
 			r.Secrets = append(r.Secrets, s.Target)
 		}
 	})
@@ -386,7 +387,7 @@ func (e *Engine) monitorFailed(id string, report *os.File, err error) error {
 func makeMountTargets(rootfs string, mounts []specs.Mount) error {
 	var done []string
 	for _, m := range mounts {
-		if under(m.Destination, done) {
+		if specgen.Under(m.Destination, done) {
 			continue
 		}
 		done = append(done, m.Destination)
