@@ -353,7 +353,7 @@ func inspectSecurity(rec *Record, s *specs.Spec) *InspectSecurity {
 		Relaxations: []InspectRelaxation{},
 	}
 	for _, r := range rec.Relaxations {
-		sec.Relaxations = append(sec.Relaxations, InspectRelaxation{Wall: r.Wall, WallName: specgen.WallNames[r.Wall], Flag: r.Flag, What: r.What})
+		sec.Relaxations = append(sec.Relaxations, InspectRelaxation{Wall: r.Wall, WallName: spec.WallNames[r.Wall], Flag: r.Flag, What: r.What})
 	}
 	if s.Root != nil {
 		sec.ReadonlyRootfs = s.Root.Readonly
@@ -501,7 +501,7 @@ func planSecurity(rec *Record, a *runtime.Applied) *InspectSecurity {
 		Enforced:        a.Report,
 	}
 	for _, r := range rec.Relaxations {
-		sec.Relaxations = append(sec.Relaxations, InspectRelaxation{Wall: r.Wall, WallName: specgen.WallNames[r.Wall], Flag: r.Flag, What: r.What})
+		sec.Relaxations = append(sec.Relaxations, InspectRelaxation{Wall: r.Wall, WallName: spec.WallNames[r.Wall], Flag: r.Flag, What: r.What})
 	}
 	sec.Capabilities = inspectCaps(p.Capabilities)
 	if p.Landlock != nil {

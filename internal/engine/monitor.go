@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/tirith-project/tirith/internal/exitcode"
 	"github.com/tirith-project/tirith/internal/runtime"
 )
 
@@ -70,7 +71,7 @@ func (e *Engine) StartDetached(p *Prepared, self string, globalArgs []string) er
 		return e.failDetached(id, errors.New("the container monitor died before starting the container (see "+filepath.Join(e.Dir(id), "monitor.log")+")"))
 	}
 	if rep.Error != "" {
-		return &ExitError{Code: rep.Code, Err: errors.New(rep.Error)}
+		return &exitcode.Error{Code: rep.Code, Err: errors.New(rep.Error)}
 	}
 	return nil
 }
@@ -95,7 +96,7 @@ func (e *Engine) Monitor(id string, report *os.File) error {
 		err = e.markBusy(id)
 	}
 	if err != nil {
-		json.NewEncoder(report).Encode(monitorReport{Code: ExitTirith, Error: err.Error()})
+		json.NewEncoder(report).Encode(monitorReport{Code: exitcode.Tirith, Error: err.Error()})
 		report.Close()
 		return err
 	}

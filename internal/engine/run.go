@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -17,43 +16,10 @@ import (
 	"github.com/tirith-project/tirith/internal/engine/idrange"
 	"github.com/tirith-project/tirith/internal/engine/snapshot"
 	"github.com/tirith-project/tirith/internal/engine/specgen"
+	"github.com/tirith-project/tirith/internal/exitcode"
 	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/spec"
 )
-
-// Exit codes of `tirith run`, Docker's: 125 when Tirith itself failed,
-// 126 when the command cannot be executed, 127 when it does not exist.
-const (
-	ExitTirith        = 125
-	ExitNotExecutable = 126
-	ExitNotFound      = 127
-)
-
-// ExitError is an error with the exit code `tirith run` should use.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// createExitCode classifies a runtime Create error: the runtime checks
-// the executable before the container starts (initproc.lookPath), so a
-// missing or non-executable command is reported here, not as a dead
-// container.
-func createExitCode(err error) int {
-	msg := err.Error()
-	if strings.Contains(msg, "exec \"") {
-		switch {
-		case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
-			return ExitNotFound
-		case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"), strings.Contains(msg, "exec format error"):
-			return ExitNotExecutable
-		}
-	}
-	return ExitTirith
-}
 
 // Prepared is a container whose record, rootfs, secrets and config.json
 // exist, ready to be created by the runtime.
@@ -178,7 +144,7 @@ func (e *Engine) RunForeground(p *Prepared, io Stdio) (int, error) {
 	code, err := runtime.Wait(pid)
 	restore()
 	if err != nil {
-		return ExitTirith, err
+		return exitcode.Tirith, err
 	}
 	return e.finish(id, code)
 }
@@ -216,11 +182,11 @@ func (e *Engine) createStart(id string, o runtime.CreateOptions, console *runtim
 // failCreate removes a container the runtime could not create or start
 // and maps the error to Docker's exit code.
 func (e *Engine) failCreate(id string, err error) (int, error) {
-	code := createExitCode(err)
+	code := exitcode.Of(err)
 	if cerr := e.cleanup(id); cerr != nil {
 		err = fmt.Errorf("%w (and cleaning up: %v)", err, cerr)
 	}
-	return code, &ExitError{Code: code, Err: err}
+	return code, &exitcode.Error{Code: code, Err: err}
 }
 
 // finish records how the container ended (exit code, OOM kill), removes

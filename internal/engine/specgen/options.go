@@ -64,13 +64,7 @@ type Relaxation struct {
 	What string `json:"what"`
 }
 
-// WallNames are the seven walls (docs/architecture.md).
-var WallNames = map[int]string{
-	1: "identity", 2: "privileges", 3: "syscalls", 4: "mandatory access",
-	5: "namespaces", 6: "resources", 7: "filesystem",
-}
-
 // String is the warning text: "--privileged: wall 2 (privileges): ...".
 func (r Relaxation) String() string {
-	return fmt.Sprintf("%s: wall %d (%s): %s", r.Flag, r.Wall, WallNames[r.Wall], r.What)
+	return fmt.Sprintf("%s: wall %d (%s): %s", r.Flag, r.Wall, spec.WallNames[r.Wall], r.What)
 }
