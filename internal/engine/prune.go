@@ -26,13 +26,9 @@ var held []*os.File
 // it starts it. Prune leaves a container whose lock is held alone, so
 // that it never removes one that is still being created.
 func (e *Engine) markBusy(id string) error {
-	f, err := os.OpenFile(e.busyLock(id), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	f, err := flock(e.busyLock(id), unix.O_RDONLY, 0, unix.LOCK_SH)
 	if err != nil {
 		return err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
-		f.Close()
-		return os.NewSyscallError("flock", err)
 	}
 	held = append(held, f)
 	return nil

@@ -76,15 +76,25 @@ func (r *Record) ShortID() string { return r.ID[:12] }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
-// flock takes an exclusive lock on path (created if needed).
-func flock(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+// flock opens path with flags and takes how (LOCK_EX, LOCK_SH) on it;
+// the lock lasts until the returned file is closed.
+func flock(path string, flags int, perm os.FileMode, how int) (*os.File, error) {
+	f, err := os.OpenFile(path, flags|unix.O_CLOEXEC, perm)
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
 		return nil, os.NewSyscallError("flock", err)
+	}
+	return f, nil
+}
+
+// exclusive takes an exclusive lock (flock) and returns its release.
+func exclusive(path string, flags int, perm os.FileMode) (func(), error) {
+	f, err := flock(path, flags, perm, unix.LOCK_EX)
+	if err != nil {
+		return nil, err
 	}
 	return func() { f.Close() }, nil
 }
@@ -99,7 +109,7 @@ func (e *Engine) lockNames() (func(), error) {
 			return nil, err
 		}
 	}
-	return flock(filepath.Join(e.containersDir(), ".names.lock"))
+	return exclusive(filepath.Join(e.containersDir(), ".names.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 }
 
 // lockContainer serialises changes to one container's record and its
@@ -107,15 +117,7 @@ func (e *Engine) lockNames() (func(), error) {
 // directory itself: taking it never creates a file, so a late `rm -f`
 // cannot put one back into a directory that another is removing.
 func (e *Engine) lockContainer(id string) (func(), error) {
-	f, err := os.OpenFile(e.Dir(id), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, os.NewSyscallError("flock", err)
-	}
-	return func() { f.Close() }, nil
+	return exclusive(e.Dir(id), unix.O_RDONLY|unix.O_DIRECTORY, 0)
 }
 
 // newRecord claims a fresh id, a unique name and, with userns, a range
