@@ -9,7 +9,7 @@ import (
 	"os"
 
 	"github.com/tirith-project/tirith/internal/cli"
-	"github.com/tirith-project/tirith/internal/engine"
+	"github.com/tirith-project/tirith/internal/engine/snapshot"
 	// Links nsenter.c, the constructor that enters namespaces before the
 	// Go runtime starts (only when the runtime re-execs itself as init).
 	_ "github.com/tirith-project/tirith/internal/nsenter"
@@ -21,8 +21,8 @@ func main() {
 		switch os.Args[1] {
 		case "init":
 			initproc.Main() // never returns
-		case engine.HoldUsernsArg:
-			engine.HoldUserns() // never returns
+		case snapshot.HoldUsernsArg:
+			snapshot.HoldUserns() // never returns
 		}
 	}
 	os.Exit(cli.Main(os.Args))

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tirith-project/tirith/internal/engine"
+	"github.com/tirith-project/tirith/internal/exitcode"
 )
 
 func newFrontRunCmd(g *Globals) *cobra.Command {
@@ -129,7 +130,7 @@ func newMonitorCmd(g *Globals) *cobra.Command {
 			if err := e.Monitor(args[0], report); err != nil {
 				// Our stderr is the container's log: say who speaks.
 				fmt.Fprintf(os.Stderr, "tirith monitor: %v\n", err)
-				return &ExitError{Code: engine.ExitTirith}
+				return &ExitError{Code: exitcode.Tirith}
 			}
 			return nil
 		},

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tirith-project/tirith/internal/engine"
+	"github.com/tirith-project/tirith/internal/exitcode"
 )
 
 // frontEndAnnotation marks the front end's commands (images, containers,
@@ -35,7 +36,7 @@ func frontEndNeedsRoot(cmd *cobra.Command) error {
 		return nil
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "%s: the front end needs root for now (rootless mode is not implemented): run it as root, e.g. with sudo\n", cmd.CommandPath())
-	return &ExitError{Code: engine.ExitTirith}
+	return &ExitError{Code: exitcode.Tirith}
 }
 
 func newEngine(g *Globals) *engine.Engine {
@@ -54,11 +55,7 @@ func frontEndError(cmd *cobra.Command, err error) error {
 	if errors.As(err, &ee) {
 		return err
 	}
-	code := engine.ExitTirith
-	var eee *engine.ExitError
-	if errors.As(err, &eee) {
-		code = eee.Code
-	}
+	code := exitcode.Of(err)
 	fmt.Fprintf(cmd.ErrOrStderr(), "tirith: %v\n", err)
 	return &ExitError{Code: code}
 }

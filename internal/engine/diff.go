@@ -48,7 +48,7 @@ func (e *Engine) Diff(q string) ([]Change, error) {
 			targets = append(targets, path.Clean("/"+m.Destination))
 		}
 	}
-	return diffUpper(e.upper(rec.ID), lowers, targets)
+	return diffUpper(e.snapshot(rec.ID).Upper(), lowers, targets)
 }
 
 // diffUpper walks upper. targets are the container's mount points: Tirith

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/atomicfile"
-	"github.com/tirith-project/tirith/internal/image/store"
+	"github.com/tirith-project/tirith/internal/engine/specgen"
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
 	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/runtime/plan"
@@ -292,32 +292,11 @@ func splitCommand(entry, args []string) ([]string, []string) {
 	return nil, slices.Clone(args)
 }
 
-// effectiveEntrypoint is the ENTRYPOINT of a container run with o from
-// an image with config cfg, by Docker's rules (as BuildSpec applies
-// them): --entrypoint replaces the image's.
-func effectiveEntrypoint(cfg store.Config, o *Options) []string {
-	if o.Entrypoint == nil {
-		return slices.Clone(cfg.Entrypoint)
-	}
-	if *o.Entrypoint == "" {
-		return nil
-	}
-	return []string{*o.Entrypoint}
-}
-
-// effectiveUser is Docker's Config.User: --user, else the image's USER.
-func effectiveUser(cfg store.Config, o *Options) string {
-	if o.User != "" {
-		return o.User
-	}
-	return cfg.User
-}
-
 // secretMounts lists the secrets by name: /run/secrets/NAME, read-only.
 func (e *Engine) secretMounts(rec *Record) []InspectMount {
 	var out []InspectMount
 	for _, n := range rec.Secrets {
-		out = append(out, InspectMount{Type: "secret", Name: n, Destination: path.Join(SecretsDir, n), Mode: "ro"})
+		out = append(out, InspectMount{Type: "secret", Name: n, Destination: path.Join(specgen.SecretsDir, n), Mode: "ro"})
 	}
 	return out
 }
@@ -348,7 +327,7 @@ func (e *Engine) inspectMounts(rec *Record, s *specs.Spec) ([]InspectMount, []In
 		}
 		switch m.Type {
 		case "bind":
-			if m.Source == e.secrets(rec.ID) && m.Destination == SecretsDir {
+			if m.Source == e.secrets(rec.ID) && m.Destination == specgen.SecretsDir {
 				continue // listed by name below
 			}
 			if filepath.Dir(m.Source) == e.etc(rec.ID) {
@@ -374,7 +353,7 @@ func inspectSecurity(rec *Record, s *specs.Spec) *InspectSecurity {
 		Relaxations: []InspectRelaxation{},
 	}
 	for _, r := range rec.Relaxations {
-		sec.Relaxations = append(sec.Relaxations, InspectRelaxation{Wall: r.Wall, WallName: WallNames[r.Wall], Flag: r.Flag, What: r.What})
+		sec.Relaxations = append(sec.Relaxations, InspectRelaxation{Wall: r.Wall, WallName: spec.WallNames[r.Wall], Flag: r.Flag, What: r.What})
 	}
 	if s.Root != nil {
 		sec.ReadonlyRootfs = s.Root.Readonly
@@ -522,7 +501,7 @@ func planSecurity(rec *Record, a *runtime.Applied) *InspectSecurity {
 		Enforced:        a.Report,
 	}
 	for _, r := range rec.Relaxations {
-		sec.Relaxations = append(sec.Relaxations, InspectRelaxation{Wall: r.Wall, WallName: WallNames[r.Wall], Flag: r.Flag, What: r.What})
+		sec.Relaxations = append(sec.Relaxations, InspectRelaxation{Wall: r.Wall, WallName: spec.WallNames[r.Wall], Flag: r.Flag, What: r.What})
 	}
 	sec.Capabilities = inspectCaps(p.Capabilities)
 	if p.Landlock != nil {

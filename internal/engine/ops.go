@@ -11,6 +11,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/engine/specgen"
+	"github.com/tirith-project/tirith/internal/exitcode"
 	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/spec"
 )
@@ -199,14 +201,14 @@ type ExecOptions struct {
 func (e *Engine) Exec(q string, o ExecOptions) (int, error) {
 	rec, err := e.Lookup(q)
 	if err != nil {
-		return ExitTirith, err
+		return exitcode.Tirith, err
 	}
 	if len(o.Args) == 0 {
-		return ExitTirith, errors.New("exec: a command is required")
+		return exitcode.Tirith, errors.New("exec: a command is required")
 	}
 	c, err := runtime.Load(e.Root, rec.ID)
 	if err != nil {
-		return ExitTirith, fmt.Errorf("container %s is not running: %w", rec.Name, err)
+		return exitcode.Tirith, fmt.Errorf("container %s is not running: %w", rec.Name, err)
 	}
 	base := c.Spec().Process
 	p := *base
@@ -224,10 +226,10 @@ func (e *Engine) Exec(q string, o ExecOptions) (int, error) {
 		p.Cwd = o.Workdir
 	}
 	if o.User != "" {
-		u, err := resolveUser(e.rootfs(rec.ID), o.User)
+		u, err := specgen.ResolveUser(e.rootfs(rec.ID), o.User)
 		if err != nil {
 			c.Close()
-			return ExitTirith, fmt.Errorf("--user: %w", err)
+			return exitcode.Tirith, fmt.Errorf("--user: %w", err)
 		}
 		p.User = specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids}
 		if spec.SetgroupsDenied(c.Spec()) {
@@ -247,7 +249,7 @@ func (e *Engine) Exec(q string, o ExecOptions) (int, error) {
 		devnull, err := os.Open(os.DevNull)
 		if err != nil {
 			c.Close()
-			return ExitTirith, err
+			return exitcode.Tirith, err
 		}
 		defer devnull.Close()
 		stdin = devnull
@@ -257,7 +259,7 @@ func (e *Engine) Exec(q string, o ExecOptions) (int, error) {
 	if o.TTY {
 		if console, err = runtime.NewConsoleReceiver(); err != nil {
 			c.Close()
-			return ExitTirith, err
+			return exitcode.Tirith, err
 		}
 		defer console.Close()
 		eo.ConsoleSocket = console.Path
@@ -265,19 +267,19 @@ func (e *Engine) Exec(q string, o ExecOptions) (int, error) {
 	proc, err := c.Exec(eo)
 	c.Close()
 	if err != nil {
-		code := createExitCode(err)
-		return code, &ExitError{Code: code, Err: err}
+		code := exitcode.Of(err)
+		return code, &exitcode.Error{Code: code, Err: err}
 	}
 	restore := func() {}
 	if console != nil {
 		if restore, err = console.Attach(); err != nil {
-			return ExitTirith, err
+			return exitcode.Tirith, err
 		}
 	}
 	code, err := runtime.Wait(proc.Pid)
 	restore()
 	if err != nil {
-		return ExitTirith, err
+		return exitcode.Tirith, err
 	}
 	return code, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/engine/snapshot"
 	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/runtime"
 )
@@ -25,13 +26,9 @@ var held []*os.File
 // it starts it. Prune leaves a container whose lock is held alone, so
 // that it never removes one that is still being created.
 func (e *Engine) markBusy(id string) error {
-	f, err := os.OpenFile(e.busyLock(id), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	f, err := flock(e.busyLock(id), unix.O_RDONLY, 0, unix.LOCK_SH)
 	if err != nil {
 		return err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
-		f.Close()
-		return os.NewSyscallError("flock", err)
 	}
 	held = append(held, f)
 	return nil
@@ -125,7 +122,7 @@ func (e *Engine) Prune() (*PruneReport, error) {
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(stray)))
 	for _, m := range stray {
-		if err := unmount(m); err != nil {
+		if err := snapshot.Unmount(m); err != nil {
 			errs = append(errs, err)
 			continue
 		}

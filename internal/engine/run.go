@@ -3,63 +3,29 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/engine/idrange"
+	"github.com/tirith-project/tirith/internal/engine/snapshot"
+	"github.com/tirith-project/tirith/internal/engine/specgen"
+	"github.com/tirith-project/tirith/internal/exitcode"
 	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/spec"
 )
-
-// Exit codes of `tirith run`, Docker's: 125 when Tirith itself failed,
-// 126 when the command cannot be executed, 127 when it does not exist.
-const (
-	ExitTirith        = 125
-	ExitNotExecutable = 126
-	ExitNotFound      = 127
-)
-
-// ExitError is an error with the exit code `tirith run` should use.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// createExitCode classifies a runtime Create error: the runtime checks
-// the executable before the container starts (initproc.lookPath), so a
-// missing or non-executable command is reported here, not as a dead
-// container.
-func createExitCode(err error) int {
-	msg := err.Error()
-	if strings.Contains(msg, "exec \"") {
-		switch {
-		case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
-			return ExitNotFound
-		case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"), strings.Contains(msg, "exec format error"):
-			return ExitNotExecutable
-		}
-	}
-	return ExitTirith
-}
 
 // Prepared is a container whose record, rootfs, secrets and config.json
 // exist, ready to be created by the runtime.
 type Prepared struct {
 	Record *Record
-	Built  *Built
+	Built  *specgen.Built
 }
 
 // Prepare does everything of `run` short of starting the container:
@@ -78,7 +44,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	if err != nil {
 		return nil, err
 	}
-	sec, err := parseSecurityOpts(o.SecurityOpts)
+	noNewPrivs, err := specgen.NoNewPrivileges(o)
 	if err != nil {
 		return nil, err
 	}
@@ -101,16 +67,20 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	// The upper dir's owner is container root's host uid: the first of
 	// the container's own range, or host root with --userns=host.
 	rootID := int(rec.IDBase)
-	if err := e.mountOverlay(rec.ID, lowers, rootID, rootID, sec.noNewPrivs && !o.Privileged, rec.IDBase); err != nil {
+	so := snapshot.Options{RootUID: rootID, RootGID: rootID, NoSuid: noNewPrivs, IDBase: rec.IDBase}
+	if rec.IDBase != 0 {
+		so.IDs = idrange.Size
+	}
+	if err := e.snapshot(rec.ID).Mount(lowers, so); err != nil {
 		return nil, err
 	}
 	runtime.CrashPoint("after-overlay")
-	built, err := BuildSpec(SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID), EtcSource: e.etc(rec.ID)}, o)
+	built, err := specgen.BuildSpec(specgen.SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID), EtcSource: e.etc(rec.ID)}, o)
 	if err != nil {
 		return nil, err
 	}
 	if rec.IDBase != 0 {
-		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rec.IDBase, Size: RangeSize}}
+		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rec.IDBase, Size: idrange.Size}}
 		built.Spec.Linux.UIDMappings, built.Spec.Linux.GIDMappings = m, m
 	}
 	// Before the mount targets: a file source gets a file target.
@@ -120,7 +90,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	if err := makeMountTargets(e.rootfs(rec.ID), built.Spec.Mounts); err != nil {
 		return nil, err
 	}
-	if err := writeSecrets(e.secrets(rec.ID), built.secrets, built.Spec, built.user); err != nil {
+	if err := writeSecrets(e.secrets(rec.ID), built.Secrets, built.Spec, built.User); err != nil {
 		return nil, err
 	}
 	data, err := json.MarshalIndent(built.Spec, "", "\t")
@@ -133,9 +103,9 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	rec, err = e.update(rec.ID, func(r *Record) {
 		r.Cmd = built.Spec.Process.Args
 		r.Relaxations = built.Relaxations
-		r.Entrypoint, r.User = effectiveEntrypoint(img.Config, o), effectiveUser(img.Config, o)
+		r.Entrypoint, r.User = built.Entrypoint, built.UserSpec
 		r.CapAdd, r.CapDrop, r.Seccomp = built.CapAdd, built.CapDrop, built.Seccomp
-		for _, s := range built.secrets {
+		for _, s := range built.Secrets {
 			r.Secrets = append(r.Secrets, s.Target)
 		}
 	})
@@ -174,7 +144,7 @@ func (e *Engine) RunForeground(p *Prepared, io Stdio) (int, error) {
 	code, err := runtime.Wait(pid)
 	restore()
 	if err != nil {
-		return ExitTirith, err
+		return exitcode.Tirith, err
 	}
 	return e.finish(id, code)
 }
@@ -212,11 +182,11 @@ func (e *Engine) createStart(id string, o runtime.CreateOptions, console *runtim
 // failCreate removes a container the runtime could not create or start
 // and maps the error to Docker's exit code.
 func (e *Engine) failCreate(id string, err error) (int, error) {
-	code := createExitCode(err)
+	code := exitcode.Of(err)
 	if cerr := e.cleanup(id); cerr != nil {
 		err = fmt.Errorf("%w (and cleaning up: %v)", err, cerr)
 	}
-	return code, &ExitError{Code: code, Err: err}
+	return code, &exitcode.Error{Code: code, Err: err}
 }
 
 // finish records how the container ended (exit code, OOM kill), removes
@@ -251,129 +221,6 @@ func (e *Engine) finish(id string, code int) (int, error) {
 	return code, nil
 }
 
-// monitorReport is what the monitor tells `run -d` once the container
-// is started (or failed to).
-type monitorReport struct {
-	Code  int    `json:"code"`
-	Error string `json:"error,omitempty"`
-}
-
-// StartDetached starts the monitor of a prepared container: a re-exec of
-// this binary (MonitorCommand), in its own session, that outlives us. It
-// returns once the container runs, or with the create error and its
-// exit code.
-func (e *Engine) StartDetached(p *Prepared, self string, globalArgs []string) error {
-	id := p.Record.ID
-	r, w, err := os.Pipe()
-	if err != nil {
-		return e.failDetached(id, err)
-	}
-	defer r.Close()
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		w.Close()
-		return e.failDetached(id, err)
-	}
-	defer devnull.Close()
-	stdout, err := os.OpenFile(e.StdoutLog(id), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		w.Close()
-		return e.failDetached(id, err)
-	}
-	defer stdout.Close()
-	stderr, err := os.OpenFile(e.StderrLog(id), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		w.Close()
-		return e.failDetached(id, err)
-	}
-	defer stderr.Close()
-	args := append(append([]string{}, globalArgs...), MonitorCommand, id)
-	cmd := exec.Command(self, args...)
-	// The name picks the grammar, and self is the file's own name (the
-	// symlink resolved): installed as tirith-runc with tirith a symlink
-	// to it, the monitor would be runc's grammar, which has no monitor.
-	cmd.Args[0] = "tirith"
-	// The monitor's stdio are the container's log files: the container
-	// inherits them (and a pty is copied into them with -t).
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, stdout, stderr
-	cmd.ExtraFiles = []*os.File{w}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		return e.failDetached(id, fmt.Errorf("start monitor: %w", err))
-	}
-	w.Close()
-	_ = cmd.Process.Release()
-	var rep monitorReport
-	if err := json.NewDecoder(r).Decode(&rep); err != nil {
-		return e.failDetached(id, errors.New("the container monitor died before starting the container (see "+filepath.Join(e.Dir(id), "monitor.log")+")"))
-	}
-	if rep.Error != "" {
-		return &ExitError{Code: rep.Code, Err: errors.New(rep.Error)}
-	}
-	return nil
-}
-
-func (e *Engine) failDetached(id string, err error) error {
-	_, ferr := e.failCreate(id, err)
-	return ferr
-}
-
-// MonitorCommand is the hidden subcommand that runs Monitor.
-const MonitorCommand = "container-monitor"
-
-// Monitor is the body of a detached container's monitor process. report
-// is the pipe to `run -d` (closed once the container runs); stdio are
-// the log files. It creates and starts the container, waits for it,
-// records its exit and OOM kill, and removes it with --rm.
-func (e *Engine) Monitor(id string, report *os.File) error {
-	rec, err := e.readRecord(id)
-	if err == nil {
-		// Held as long as we live (run -d holds it until we report):
-		// prune leaves the container to us.
-		err = e.markBusy(id)
-	}
-	if err != nil {
-		json.NewEncoder(report).Encode(monitorReport{Code: ExitTirith, Error: err.Error()})
-		report.Close()
-		return err
-	}
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return err
-	}
-	defer devnull.Close()
-	o := runtime.CreateOptions{Bundle: e.Dir(id), Stdin: devnull, Stdout: os.Stdout, Stderr: os.Stderr}
-	var console *runtime.ConsoleReceiver
-	if rec.TTY {
-		if console, err = runtime.NewConsoleReceiver(); err != nil {
-			return e.monitorFailed(id, report, err)
-		}
-		defer console.Close()
-		o.ConsoleSocket = console.Path
-	}
-	pid, restore, err := e.createStart(id, o, console)
-	if err != nil {
-		return e.monitorFailed(id, report, err)
-	}
-	json.NewEncoder(report).Encode(monitorReport{})
-	report.Close()
-	code, err := runtime.Wait(pid)
-	restore()
-	if err != nil {
-		return err
-	}
-	_, err = e.finish(id, code)
-	return err
-}
-
-func (e *Engine) monitorFailed(id string, report *os.File, err error) error {
-	code, ferr := e.failCreate(id, err)
-	json.NewEncoder(report).Encode(monitorReport{Code: code, Error: ferr.Error()})
-	report.Close()
-	return ferr
-}
-
 // makeMountTargets creates, as host root, the destinations of mounts
 // that would land directly in the image's filesystem and do not exist
 // yet. The runtime would create them as container root, which may not
@@ -384,7 +231,7 @@ func (e *Engine) monitorFailed(id string, report *os.File, err error) error {
 func makeMountTargets(rootfs string, mounts []specs.Mount) error {
 	var done []string
 	for _, m := range mounts {
-		if under(m.Destination, done) {
+		if specgen.Under(m.Destination, done) {
 			continue
 		}
 		done = append(done, m.Destination)

@@ -8,6 +8,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/tirith-project/tirith/internal/engine/specgen"
 )
 
 // maxSecretSize caps one secret: secrets are keys and tokens, and the
@@ -32,7 +34,7 @@ func hostID(maps []specs.LinuxIDMapping, id uint32) (int, error) {
 // secret into it with its mode and owner. A tmpfs, so that the content
 // never reaches a disk; it is bound read-only onto /run/secrets by the
 // spec and unmounted on rm. Nothing here logs or records the content.
-func writeSecrets(dir string, secrets []secretOpt, s *specs.Spec, u *execUser) error {
+func writeSecrets(dir string, secrets []specgen.Secret, s *specs.Spec, u *specgen.User) error {
 	if len(secrets) == 0 {
 		return nil
 	}
@@ -62,7 +64,7 @@ func writeSecrets(dir string, secrets []secretOpt, s *specs.Spec, u *execUser) e
 	return nil
 }
 
-func writeSecret(dir string, so secretOpt, s *specs.Spec, u *execUser) error {
+func writeSecret(dir string, so specgen.Secret, s *specs.Spec, u *specgen.User) error {
 	in, err := os.Open(so.Source)
 	if err != nil {
 		return fmt.Errorf("--secret %s: %w", so.Source, err)

@@ -30,16 +30,34 @@ func IdmappedTree(rootfs, usernsPath string) (*os.File, error) {
 		return nil, err
 	}
 	defer ns.Close()
-	fd, err := unix.OpenTree(unix.AT_FDCWD, rootfs, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	tree, err := idmappedClone(rootfs, ns, 0, unix.AT_RECURSIVE)
 	if err != nil {
-		return nil, fmt.Errorf("idmap rootfs %q: open_tree: %w", rootfs, err)
+		return nil, fmt.Errorf("idmap rootfs %q: %w", rootfs, err)
 	}
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
-	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+	return tree, nil
+}
+
+// IdmappedView clones the one mount at dir (not the mounts beneath it)
+// into a detached mount idmapped with the user namespace userns, with
+// the MOUNT_ATTR_* flags in attr set as well: the front end's read-only
+// views of shared image layers. Attach it with AttachTree.
+func IdmappedView(dir string, userns *os.File, attr uint64) (*os.File, error) {
+	return idmappedClone(dir, userns, attr, 0)
+}
+
+// idmappedClone is open_tree(OPEN_TREE_CLONE) then mount_setattr with
+// MOUNT_ATTR_IDMAP; recursive is 0 or AT_RECURSIVE, for both calls.
+func idmappedClone(path string, userns *os.File, attr uint64, recursive int) (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|uint(recursive))
+	if err != nil {
+		return nil, fmt.Errorf("open_tree: %w", err)
+	}
+	a := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP | attr, Userns_fd: uint64(userns.Fd())}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|uint(recursive), &a); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("idmap rootfs %q: mount_setattr (does its filesystem support idmapped mounts?): %w", rootfs, err)
+		return nil, fmt.Errorf("mount_setattr (does its filesystem support idmapped mounts?): %w", err)
 	}
-	return os.NewFile(uintptr(fd), "idmapped-rootfs"), nil
+	return os.NewFile(uintptr(fd), "idmapped-tree"), nil
 }
 
 // AttachTree mounts a detached tree (open_tree(2) with OPEN_TREE_CLONE)

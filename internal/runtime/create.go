@@ -206,7 +206,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 			}
 			continue
 		case initproc.MsgError:
-			return c, errors.New(m.Error)
+			return c, initError(m)
 		case initproc.MsgReady:
 		default:
 			return c, fmt.Errorf("unexpected message %q from container init", m.Type)

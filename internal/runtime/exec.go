@@ -117,7 +117,7 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 	case initproc.MsgReady:
 	case initproc.MsgError:
 		waitExit(p.pid, 5*time.Second)
-		return nil, errors.New(m.Error)
+		return nil, initError(m)
 	default:
 		killPid(p.pid)
 		return nil, fmt.Errorf("unexpected message %q from exec process", m.Type)
@@ -128,7 +128,7 @@ func (c *Container) Exec(o ExecOptions) (*Process, error) {
 	// (seccomp, execve) comes as an error message instead.
 	if err := p.conn.Recv(&m); err == nil && m.Type == initproc.MsgError {
 		waitExit(p.pid, 5*time.Second)
-		return nil, errors.New(m.Error)
+		return nil, initError(m)
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, p.pid); err != nil {

@@ -49,8 +49,9 @@ type Config struct {
 
 // Message is a line from the child to the parent or back.
 type Message struct {
-	Type  string `json:"type"`
-	Error string `json:"error,omitempty"`
+	Type string `json:"type"`
+	// Failure comes with MsgError: what failed, typed (failure.go).
+	Failure *Failure `json:"failure,omitempty"`
 	// Report comes with MsgReady: what the kernel granted.
 	Report *plan.Report `json:"report,omitempty"`
 }
@@ -61,7 +62,7 @@ const (
 	MsgHooksDone   = "hooks-done"   // parent: they ran
 	MsgBindSources = "bind-sources" // child: send the bind mount sources (BindTrees)
 	MsgReady       = "ready"        // child: all set, waiting to exec
-	MsgError       = "error"        // child: failed, with Error
+	MsgError       = "error"        // child: failed, with Failure
 )
 
 // Conn frames messages on the sync socket: a 4-byte big-endian length,

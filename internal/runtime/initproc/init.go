@@ -50,7 +50,7 @@ func Main() {
 	}
 	// Only errors come back: success is an execve. After "ready" the
 	// runtime has gone; stderr is then the only witness.
-	if sendErr := conn.Send(Message{Type: MsgError, Error: err.Error()}); sendErr != nil || conn.ready {
+	if sendErr := conn.Send(Message{Type: MsgError, Failure: NewFailure(err)}); sendErr != nil || conn.ready {
 		fmt.Fprintf(os.Stderr, "tirith init: %v\n", err)
 	}
 	os.Exit(1)
@@ -70,7 +70,7 @@ func containerInit(c *Config, conn *Conn) error {
 	if pl.Rootfs.Idmapped {
 		var err error
 		if idmapped, err = recvFile(conn); err != nil {
-			return fmt.Errorf("wall 1 (identity): idmapped rootfs: %w", err)
+			return wallErr(1, "", fmt.Errorf("idmapped rootfs: %w", err))
 		}
 		defer idmapped.Close()
 	}
@@ -78,21 +78,21 @@ func containerInit(c *Config, conn *Conn) error {
 		// setns(2) put us at the root of the joined namespace: the
 		// rootfs is only found there by its path.
 		if err := unix.Chdir(pl.Rootfs.Path); err != nil {
-			return fmt.Errorf("wall 7 (filesystem): root.path: %w", &os.PathError{Op: "chdir", Path: pl.Rootfs.Path, Err: err})
+			return wallErr(7, "root.path", &os.PathError{Op: "chdir", Path: pl.Rootfs.Path, Err: err})
 		}
 	}
 	prop := pl.Rootfs.Propagation
 	if err := rootfs.Prepare(pl.Rootfs.Path, prop, idmapped); err != nil {
-		return fmt.Errorf("wall 7 (filesystem): %w", err)
+		return wallErr(7, "", err)
 	}
 	root, err := rootfs.OpenRoot(pl.Rootfs.Path)
 	if err != nil {
-		return fmt.Errorf("wall 7 (filesystem): %w", err)
+		return wallErr(7, "", err)
 	}
 	var trees []*os.File
 	if c.BindTrees {
 		if trees, err = recvBindTrees(conn, pl.Mounts); err != nil {
-			return fmt.Errorf("wall 7 (filesystem): bind mount sources: %w", err)
+			return wallErr(7, "", fmt.Errorf("bind mount sources: %w", err))
 		}
 		// Each is closed once attached; these are for an error on the
 		// way (all are close-on-exec anyway).
@@ -110,12 +110,12 @@ func containerInit(c *Config, conn *Conn) error {
 			trees[i] = nil
 		}
 		if err != nil {
-			return fmt.Errorf("wall 7 (filesystem): mounts[%d]: %w", i, err)
+			return wallErr(7, fmt.Sprintf("mounts[%d]", i), err)
 		}
 	}
 	if pl.SetupDev {
 		if err := root.CreateDevices(pl.Devices, mc.UserNS); err != nil {
-			return fmt.Errorf("wall 7 (filesystem): %w", err)
+			return wallErr(7, "", err)
 		}
 	}
 	root.Close()
@@ -132,7 +132,7 @@ func containerInit(c *Config, conn *Conn) error {
 		}
 	}
 	if err := hooks.Run("createContainer", pl.Hooks.CreateContainer, &c.State); err != nil {
-		return err
+		return &Fault{Kind: KindHook, Field: "hooks.createContainer", Err: err}
 	}
 
 	// Wall 7: leave the host's filesystem behind for good.
@@ -142,13 +142,13 @@ func containerInit(c *Config, conn *Conn) error {
 		err = rootfs.PivotRoot()
 	}
 	if err != nil {
-		return fmt.Errorf("wall 7 (filesystem): %w", err)
+		return wallErr(7, "", err)
 	}
 	if prop != 0 {
 		// The rootfs bind mount made / a fresh mount: give it the
 		// propagation asked for (as runc does).
 		if err := unix.Mount("", "/", "", prop, ""); err != nil {
-			return fmt.Errorf("wall 7 (filesystem): linux.rootfsPropagation on /: %w", err)
+			return &Fault{Kind: KindWall, Wall: 7, Field: "linux.rootfsPropagation", Err: fmt.Errorf("wall 7 (filesystem): linux.rootfsPropagation on /: %w", err)}
 		}
 	}
 	// The console needs the container's /dev/pts, so it comes after the
@@ -177,19 +177,19 @@ func containerInit(c *Config, conn *Conn) error {
 		// Asked for by the front end (Docker's behaviour); the OCI
 		// runtime otherwise leaves networking to the spec's owner.
 		if err := network.LoopbackUp(); err != nil {
-			return fmt.Errorf("wall 5 (namespaces): annotations[%q]: %w", network.LoopbackAnnotation, err)
+			return wallErr(5, fmt.Sprintf("annotations[%q]", network.LoopbackAnnotation), err)
 		}
 	}
 	if pl.Rootfs.Readonly {
 		if err := rootfs.ReadonlyRoot(); err != nil {
-			return fmt.Errorf("wall 7 (filesystem): %w", err)
+			return wallErr(7, "", err)
 		}
 	}
 	if err := rootfs.ReadonlyPaths(pl.ReadonlyPaths); err != nil {
-		return fmt.Errorf("wall 7 (filesystem): %w", err)
+		return wallErr(7, "", err)
 	}
 	if err := rootfs.MaskPaths(pl.MaskedPaths, pl.MountLabel); err != nil {
-		return fmt.Errorf("wall 7 (filesystem): %w", err)
+		return wallErr(7, "", err)
 	}
 
 	if pl.SessionKeyring != "" {
@@ -287,7 +287,7 @@ func startPayload(c *Config, conn *Conn, p *plan.Process) error {
 	}
 	// Wall 4 (mandatory access): labels take effect at execve.
 	if err := setExecLabels(p.ApparmorProfile, p.SelinuxLabel); err != nil {
-		return fmt.Errorf("wall 4 (mandatory access): %w", err)
+		return wallErr(4, "", err)
 	}
 	if !p.Terminal {
 		// A session of its own: signals from the runtime's terminal
@@ -324,7 +324,7 @@ func startPayload(c *Config, conn *Conn, p *plan.Process) error {
 	// Walls 1 and 2 (identity, privileges): bounding set, uid/gid, the
 	// capability sets.
 	if err := caps.Apply(p.Capabilities, p.User, p.Setgroups); err != nil {
-		return fmt.Errorf("wall 2 (privileges): %w", err)
+		return wallErr(2, "", err)
 	}
 	if err := chdirInRoot(p.Cwd); err != nil {
 		return fmt.Errorf("as uid %d: %w", p.User.UID, err)
@@ -333,7 +333,7 @@ func startPayload(c *Config, conn *Conn, p *plan.Process) error {
 	if p.NoNewPrivileges {
 		// Wall 2: setuid binaries and file caps grant nothing from here.
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("wall 2 (privileges): set no_new_privs: %w", err)
+			return wallErr(2, "", fmt.Errorf("set no_new_privs: %w", err))
 		}
 	}
 	if p.NoNewPrivileges {
@@ -358,7 +358,7 @@ func startPayload(c *Config, conn *Conn, p *plan.Process) error {
 			return err
 		}
 		if err := hooks.Run("startContainer", c.Plan.Hooks.StartContainer, &c.State); err != nil {
-			return err
+			return &Fault{Kind: KindHook, Field: "hooks.startContainer", Err: err}
 		}
 	}
 	// Wall 3 (syscalls), last: as close to execve as possible, so the
@@ -373,7 +373,7 @@ func startPayload(c *Config, conn *Conn, p *plan.Process) error {
 		if landlockApplied != nil {
 			inForce = p.Landlock
 		}
-		return execError(p.Args[0], path, err, inForce, c.Plan.Mounts)
+		return commandErr(execError(p.Args[0], path, err, inForce, c.Plan.Mounts))
 	}
 	return nil
 }
@@ -385,10 +385,10 @@ func startPayload(c *Config, conn *Conn, p *plan.Process) error {
 // the path as "(unreachable)...", which Getwd refuses.
 func chdirInRoot(cwd string) error {
 	if err := unix.Chdir(cwd); err != nil {
-		return fmt.Errorf("process.cwd %q: %w", cwd, err)
+		return &Fault{Field: "process.cwd", Err: fmt.Errorf("process.cwd %q: %w", cwd, err)}
 	}
 	if _, err := unix.Getwd(); err != nil {
-		return fmt.Errorf("process.cwd %q: resolves outside the container's root (getcwd: %w)", cwd, err)
+		return &Fault{Kind: KindInvalidConfig, Field: "process.cwd", Err: fmt.Errorf("process.cwd %q: resolves outside the container's root (getcwd: %w)", cwd, err)}
 	}
 	return nil
 }
@@ -406,7 +406,7 @@ func execError(arg0, path string, err error, pol *landlock.Policy, mounts []root
 	if unix.Access(path, unix.X_OK) != nil {
 		var st unix.Statfs_t
 		if unix.Statfs(path, &st) == nil && st.Flags&unix.ST_NOEXEC != 0 {
-			return fmt.Errorf("wall 7 (filesystem): exec %q: %w: its filesystem is mounted noexec", path, err)
+			return &Fault{Kind: KindCommandNotExecutable, Wall: 7, Field: "process.args", Err: fmt.Errorf("wall 7 (filesystem): exec %q: %w: its filesystem is mounted noexec", path, err)}
 		}
 		return plain
 	}
@@ -432,7 +432,10 @@ func execError(arg0, path string, err error, pol *landlock.Policy, mounts []root
 			}
 		}
 	}
-	return fmt.Errorf("wall 4 (Landlock): %s refused by the Landlock policy: %s; see --security-opt landlock (annotation %s)", what, why, landlock.Annotation)
+	// A wall's refusal, not a command that cannot run: Tirith's own
+	// error (125 in the front end), as the policy is Tirith's.
+	return &Fault{Kind: KindWall, Wall: 4, Field: fmt.Sprintf("annotations[%q]", landlock.Annotation),
+		Err: fmt.Errorf("wall 4 (Landlock): %s refused by the Landlock policy: %s; see --security-opt landlock (annotation %s)", what, why, landlock.Annotation)}
 }
 
 // interpreter is the program a "#!" line at the top of path names, or "".
@@ -468,7 +471,7 @@ func restrictLandlock(pol *landlock.Policy) (*landlock.Applied, error) {
 		if errors.Is(err, landlock.ErrUnsupported) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("wall 4 (mandatory access): %w", err)
+		return nil, wallErr(4, "", err)
 	}
 	return applied, nil
 }

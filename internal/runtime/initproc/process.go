@@ -114,7 +114,7 @@ func setExecLabels(profile, label string) error {
 func lookPath(file string, env []string) (string, error) {
 	if strings.Contains(file, "/") {
 		if err := executable(file); err != nil {
-			return "", fmt.Errorf("exec %q: %w", file, err)
+			return "", commandErr(fmt.Errorf("exec %q: %w", file, err))
 		}
 		return file, nil
 	}
@@ -139,9 +139,9 @@ func lookPath(file string, env []string) (string, error) {
 		}
 	}
 	if firstErr != nil {
-		return "", fmt.Errorf("exec %q: %w", file, firstErr)
+		return "", commandErr(fmt.Errorf("exec %q: %w", file, firstErr))
 	}
-	return "", fmt.Errorf("exec %q: executable file not found in $PATH", file)
+	return "", &Fault{Kind: KindCommandNotFound, Field: "process.args", Err: fmt.Errorf("exec %q: executable file not found in $PATH", file)}
 }
 
 func executable(p string) error {
@@ -153,7 +153,7 @@ func executable(p string) error {
 		return fmt.Errorf("%s is a directory: %w", p, unix.EISDIR)
 	}
 	if err := unix.Access(p, unix.X_OK); err != nil {
-		return fmt.Errorf("%s: permission denied: %w", p, err)
+		return &Fault{Kind: KindCommandNotExecutable, Err: fmt.Errorf("%s: permission denied: %w", p, err)}
 	}
 	return nil
 }

@@ -18,14 +18,14 @@ import (
 func installSeccomp(c *Config, f *plan.Seccomp) error {
 	fd, err := seccomp.Install(f.Program)
 	if err != nil {
-		return fmt.Errorf("wall 3 (syscalls): %w", err)
+		return wallErr(3, "", err)
 	}
 	if fd < 0 {
 		return nil
 	}
 	defer unix.Close(fd)
 	if c.ListenerFD < 0 {
-		return fmt.Errorf("wall 3 (syscalls): notify rules need linux.seccomp.listenerPath")
+		return &Fault{Kind: KindWall, Wall: 3, Field: "linux.seccomp.listenerPath", Err: fmt.Errorf("wall 3 (syscalls): notify rules need linux.seccomp.listenerPath")}
 	}
 	defer unix.Close(c.ListenerFD)
 	st := specs.ContainerProcessState{
@@ -40,7 +40,7 @@ func installSeccomp(c *Config, f *plan.Seccomp) error {
 		return err
 	}
 	if err := unix.Sendmsg(c.ListenerFD, data, unix.UnixRights(fd), nil, 0); err != nil {
-		return fmt.Errorf("wall 3 (syscalls): send seccomp notify fd to listener: %w", err)
+		return wallErr(3, "", fmt.Errorf("send seccomp notify fd to listener: %w", err))
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package engine
+package specgen
 
 import (
 	"bufio"
@@ -18,8 +18,9 @@ import (
 // read: both come from an untrusted image.
 const maxIDFile = 4 << 20
 
-// execUser is a USER resolved against the image.
-type execUser struct {
+// User is a USER resolved against the image: the payload's ids and
+// home directory.
+type User struct {
 	UID, GID       uint32
 	AdditionalGids []uint32
 	Home           string
@@ -90,12 +91,12 @@ func readIDFile(rootfs, path string, passwd bool) ([]idEntry, error) {
 	return out, nil
 }
 
-// resolveUser turns USER[:GROUP] (names or numbers, Docker's syntax)
+// ResolveUser turns USER[:GROUP] (names or numbers, Docker's syntax)
 // into ids, reading the image's /etc/passwd and /etc/group safely inside
 // rootfs. "" means root. A numeric uid need not exist in /etc/passwd; a
 // name must.
-func resolveUser(rootfs, spec string) (*execUser, error) {
-	u := &execUser{Home: "/"}
+func ResolveUser(rootfs, spec string) (*User, error) {
+	u := &User{Home: "/"}
 	if spec == "" {
 		spec = "0"
 	}

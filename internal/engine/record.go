@@ -17,9 +17,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/atomicfile"
+	"github.com/tirith-project/tirith/internal/engine/idrange"
 	"github.com/tirith-project/tirith/internal/image/store"
 	"github.com/tirith-project/tirith/internal/runtime"
 )
+
+// Container records: <storage>/containers/<id>/meta.json, the names
+// lock that keeps names (and id ranges) unique, the per-container lock,
+// lookup by name or id prefix.
 
 // Container statuses in a record.
 const (
@@ -30,23 +35,6 @@ const (
 
 // ErrNoContainer is returned for a name or id that matches no container.
 var ErrNoContainer = errors.New("no such container")
-
-// Engine is the front end over one image store (--storage) and one
-// runtime state root (--root).
-type Engine struct {
-	Storage string // e.g. /var/lib/tirith
-	Root    string // runtime state, e.g. /run/tirith
-	// Subuid is the subordinate id file that bounds the containers' id
-	// ranges ("" is /etc/subuid).
-	Subuid string
-}
-
-func (e *Engine) subuid() string {
-	if e.Subuid == "" {
-		return "/etc/subuid"
-	}
-	return e.Subuid
-}
 
 // Record is a container's meta.json.
 type Record struct {
@@ -68,7 +56,7 @@ type Record struct {
 	TTY         bool         `json:"tty"`
 	Relaxations []Relaxation `json:"relaxations,omitempty"`
 	// IDBase is the first host id of the container's user namespace
-	// range (RangeSize ids), 0 without a user namespace.
+	// range (idrange.Size ids), 0 without a user namespace.
 	IDBase uint32 `json:"idBase,omitempty"`
 	// Secrets are the targets under /run/secrets: names, never content.
 	Secrets []string `json:"secrets,omitempty"`
@@ -86,39 +74,27 @@ type Record struct {
 // ShortID is the first 12 characters of the id, as Docker prints it.
 func (r *Record) ShortID() string { return r.ID[:12] }
 
-func (e *Engine) containersDir() string { return filepath.Join(e.Storage, "containers") }
-
-// Dir is the container's directory: its bundle and records.
-func (e *Engine) Dir(id string) string { return filepath.Join(e.containersDir(), id) }
-
-func (e *Engine) rootfs(id string) string  { return filepath.Join(e.Dir(id), "rootfs") }
-func (e *Engine) secrets(id string) string { return filepath.Join(e.Dir(id), "secrets") }
-func (e *Engine) etc(id string) string     { return filepath.Join(e.Dir(id), "etc") }
-func (e *Engine) appliedPath(id string) string {
-	return filepath.Join(e.Dir(id), "applied.json")
-}
-func (e *Engine) upper(id string) string     { return filepath.Join(e.Dir(id), "overlay", "upper") }
-func (e *Engine) work(id string) string      { return filepath.Join(e.Dir(id), "overlay", "work") }
-func (e *Engine) metaPath(id string) string  { return filepath.Join(e.Dir(id), "meta.json") }
-func (e *Engine) layers(id string) string    { return filepath.Join(e.Dir(id), "layers") }
-func (e *Engine) busyLock(id string) string  { return filepath.Join(e.Dir(id), "run.lock") }
-func (e *Engine) StdoutLog(id string) string { return filepath.Join(e.Dir(id), "stdout.log") }
-func (e *Engine) StderrLog(id string) string { return filepath.Join(e.Dir(id), "stderr.log") }
-
-// OpenStore opens the image store.
-func (e *Engine) OpenStore() (*store.Store, error) { return store.Open(e.Storage) }
-
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
-// flock takes an exclusive lock on path (created if needed).
-func flock(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+// flock opens path with flags and takes how (LOCK_EX, LOCK_SH) on it;
+// the lock lasts until the returned file is closed.
+func flock(path string, flags int, perm os.FileMode, how int) (*os.File, error) {
+	f, err := os.OpenFile(path, flags|unix.O_CLOEXEC, perm)
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
 		return nil, os.NewSyscallError("flock", err)
+	}
+	return f, nil
+}
+
+// exclusive takes an exclusive lock (flock) and returns its release.
+func exclusive(path string, flags int, perm os.FileMode) (func(), error) {
+	f, err := flock(path, flags, perm, unix.LOCK_EX)
+	if err != nil {
+		return nil, err
 	}
 	return func() { f.Close() }, nil
 }
@@ -133,7 +109,7 @@ func (e *Engine) lockNames() (func(), error) {
 			return nil, err
 		}
 	}
-	return flock(filepath.Join(e.containersDir(), ".names.lock"))
+	return exclusive(filepath.Join(e.containersDir(), ".names.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 }
 
 // lockContainer serialises changes to one container's record and its
@@ -141,15 +117,7 @@ func (e *Engine) lockNames() (func(), error) {
 // directory itself: taking it never creates a file, so a late `rm -f`
 // cannot put one back into a directory that another is removing.
 func (e *Engine) lockContainer(id string) (func(), error) {
-	f, err := os.OpenFile(e.Dir(id), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, os.NewSyscallError("flock", err)
-	}
-	return func() { f.Close() }, nil
+	return exclusive(e.Dir(id), unix.O_RDONLY|unix.O_DIRECTORY, 0)
 }
 
 // newRecord claims a fresh id, a unique name and, with userns, a range
@@ -185,7 +153,7 @@ func (e *Engine) newRecord(name string, rec *Record, userns bool) error {
 		for _, r := range recs {
 			used[r.IDBase] = true
 		}
-		if rec.IDBase, err = allocRange(e.subuid(), used); err != nil {
+		if rec.IDBase, err = idrange.Alloc(e.subuid(), used); err != nil {
 			return err
 		}
 	}
@@ -326,132 +294,4 @@ func (e *Engine) Refresh(r *Record) {
 		// Nobody will record this exit (the monitor was killed).
 		r.Status, r.ExitCode, r.Pid, r.MonitorPid = StatusExited, -1, 0, 0
 	}
-}
-
-// mountOverlay mounts the container's rootfs: the image layers as
-// read-only lowers, upper and work dirs of its own. The upper dir is
-// owned by the mapped root so that container root owns "/" (see doc.go).
-func (e *Engine) mountOverlay(id string, lowers []string, rootUID, rootGID int, nosuid bool, idBase uint32) error {
-	for _, d := range []string{filepath.Join(e.Dir(id), "overlay"), e.upper(id), e.work(id)} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			return fmt.Errorf("overlay dirs: %w", err)
-		}
-	}
-	if err := os.Chmod(e.upper(id), 0o755); err != nil {
-		return err
-	}
-	if err := os.Chown(e.upper(id), rootUID, rootGID); err != nil {
-		return fmt.Errorf("overlay upper dir: %w", err)
-	}
-	if err := os.Mkdir(e.rootfs(id), 0o755); err != nil {
-		return fmt.Errorf("rootfs mountpoint: %w", err)
-	}
-	if idBase != 0 {
-		// The layers seen through the container's id range: image
-		// owners show as the container's own users.
-		var err error
-		if lowers, err = idmapLayers(lowers, e.layers(id), idBase); err != nil {
-			return err
-		}
-		runtime.CrashPoint("after-idmapped-layers")
-	}
-	// The new mount API: each lower is its own fsconfig call, so the
-	// number of layers is not limited by mount(2)'s one-page data.
-	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("mount overlay: fsopen: %w", err)
-	}
-	defer unix.Close(fsfd)
-	set := func(k, v string) error {
-		if err := unix.FsconfigSetString(fsfd, k, v); err != nil {
-			return fmt.Errorf("mount overlay: %s=%s: %w", k, v, err)
-		}
-		return nil
-	}
-	for _, l := range lowers {
-		if err := set("lowerdir+", l); err != nil {
-			return err
-		}
-	}
-	if err := set("upperdir", e.upper(id)); err != nil {
-		return err
-	}
-	if err := set("workdir", e.work(id)); err != nil {
-		return err
-	}
-	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return fmt.Errorf("mount overlay: create: %w", err)
-	}
-	// nodev: devices come from the runtime's /dev only. nosuid when
-	// no_new_privs is on anyway, so the mount says the same.
-	attr := unix.MOUNT_ATTR_NODEV
-	if nosuid {
-		attr |= unix.MOUNT_ATTR_NOSUID
-	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attr)
-	if err != nil {
-		return fmt.Errorf("mount overlay: fsmount: %w", err)
-	}
-	defer unix.Close(mfd)
-	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, e.rootfs(id), unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return fmt.Errorf("mount overlay on %s: %w", e.rootfs(id), err)
-	}
-	return nil
-}
-
-// unmount detaches a mount if there is one at p.
-func unmount(p string) error {
-	for range 8 {
-		err := unix.Unmount(p, unix.MNT_DETACH)
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
-			return nil // not (or no longer) a mount point
-		}
-		if err != nil {
-			return &fs.PathError{Op: "umount", Path: p, Err: err}
-		}
-	}
-	return nil
-}
-
-// cleanup removes everything of a container: its runtime state (killing
-// it), the secrets tmpfs, the overlay mount and the container directory.
-// Idempotent; the caller holds no lock.
-func (e *Engine) cleanup(id string) error {
-	if _, err := os.Stat(e.Dir(id)); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	unlock, err := e.lockContainer(id)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // a concurrent cleanup removed it
-	}
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if c, err := runtime.Load(e.Root, id); err == nil {
-		err = c.Delete(runtime.DeleteOptions{Force: true})
-		c.Close()
-		if err != nil {
-			return fmt.Errorf("delete container %s: %w", id, err)
-		}
-	} else if !errors.Is(err, runtime.ErrNotExist) {
-		return err
-	} else {
-		_ = runtime.RemoveDebris(e.Root, id)
-	}
-	runtime.CrashPoint("after-runtime-delete")
-	if err := unmount(e.secrets(id)); err != nil {
-		return err
-	}
-	if err := unmount(e.rootfs(id)); err != nil {
-		return err
-	}
-	unmountLayers(e.layers(id))
-	runtime.CrashPoint("after-unmount")
-	unlockNames, err := e.lockNames()
-	if err != nil {
-		return err
-	}
-	defer unlockNames()
-	return os.RemoveAll(e.Dir(id))
 }

@@ -1,0 +1,70 @@
+package specgen
+
+import (
+	"fmt"
+
+	"github.com/tirith-project/tirith/internal/spec"
+)
+
+// DefaultMemory is the memory limit of a front-end container without
+// --memory: the hardened spec's (wall 6), swap capped to the same value.
+const DefaultMemory = spec.DefaultMemory
+
+// Options are `tirith run`'s flags, with Docker's meanings.
+type Options struct {
+	Image string
+	// Cmd is what follows IMAGE on the command line.
+	Cmd []string
+	// Entrypoint, when set (even to ""), replaces the image's
+	// ENTRYPOINT and resets its CMD, as in Docker.
+	Entrypoint *string
+
+	Name        string
+	Detach      bool
+	Remove      bool
+	Interactive bool
+	TTY         bool
+
+	Env      []string
+	EnvFiles []string
+	Workdir  string
+	User     string
+	Hostname string
+
+	Volumes      []string
+	Tmpfs        []string
+	ReadOnly     bool
+	CapAdd       []string
+	CapDrop      []string
+	SecurityOpts []string
+	Privileged   bool
+	Userns       string
+	Network      string
+
+	Memory     string
+	MemorySwap string
+	CPUs       string
+	CPUShares  int64
+	// PidsLimit: nil for the default; 0 or -1 for unlimited.
+	PidsLimit *int64
+	Devices   []string
+	Ulimits   []string
+	Secrets   []string
+
+	// LookupEnv resolves `-e NAME` (no value) from the caller's
+	// environment; nil means such entries are dropped.
+	LookupEnv func(string) (string, bool)
+}
+
+// Relaxation is one flag that weakens one wall. Every relaxation is
+// printed as a warning and kept in the container's record.
+type Relaxation struct {
+	Wall int    `json:"wall"`
+	Flag string `json:"flag"`
+	What string `json:"what"`
+}
+
+// String is the warning text: "--privileged: wall 2 (privileges): ...".
+func (r Relaxation) String() string {
+	return fmt.Sprintf("%s: wall %d (%s): %s", r.Flag, r.Wall, spec.WallNames[r.Wall], r.What)
+}
