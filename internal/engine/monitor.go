@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/tirith-project/tirith/internal/exitcode"
@@ -72,7 +73,13 @@ func (e *Engine) StartDetached(p *Prepared, self string, globalArgs []string) er
 	_ = cmd.Process.Release()
 	var rep monitorReport
 	if err := json.NewDecoder(r).Decode(&rep); err != nil {
-		return e.failDetached(id, errors.New("the container monitor died before starting the container (see "+filepath.Join(e.Dir(id), "monitor.log")+")"))
+		// Its stderr is the container's log, removed with the
+		// container: say what it wrote.
+		msg := "the container monitor died before starting the container"
+		if out := tail(e.StderrLog(id), 2048); out != "" {
+			msg += ": " + out
+		}
+		return e.failDetached(id, errors.New(msg))
 	}
 	if rep.Error != "" {
 		return &exitcode.Error{Code: rep.Code, Err: errors.New(rep.Error)}
@@ -138,4 +145,18 @@ func (e *Engine) monitorFailed(id string, report *os.File, err error) error {
 	json.NewEncoder(report).Encode(monitorReport{Code: code, Error: ferr.Error()})
 	report.Close()
 	return ferr
+}
+
+// tail is the last n bytes of the file at p, trimmed ("" if unreadable).
+func tail(p string, n int64) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(-n, io.SeekEnd)
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, n))
+	return strings.TrimSpace(string(b))
 }

@@ -120,10 +120,9 @@ func (r *ConsoleReceiver) Attach() (func(), error) {
 	// and a named result would be that closure itself on return (it
 	// recursed until the stack overflowed when the process exited).
 	restoreTerm := func() {}
+	stopResize := func() {}
 	if term.IsTerminal(int(os.Stdin.Fd())) {
-		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
-			_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
-		}
+		stopResize = followWindowSize(int(os.Stdin.Fd()), master)
 		if old, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
 			restoreTerm = func() { _ = term.Restore(int(os.Stdin.Fd()), old) }
 		}
@@ -141,7 +140,37 @@ func (r *ConsoleReceiver) Attach() (func(), error) {
 		case <-copied:
 		case <-time.After(2 * time.Second):
 		}
+		stopResize()
 		master.Close()
 		restoreTerm()
 	}, nil
+}
+
+// followWindowSize gives the container's pty our terminal's size now and
+// at every SIGWINCH (the terminal was resized), as docker and podman do,
+// until the returned stop is called.
+func followWindowSize(tty int, master *os.File) (stop func()) {
+	resize := func() {
+		if ws, err := unix.IoctlGetWinsize(tty, unix.TIOCGWINSZ); err == nil {
+			_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+		}
+	}
+	resize()
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, unix.SIGWINCH)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-winch:
+				resize()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(winch)
+		close(done)
+	}
 }

@@ -269,7 +269,8 @@ func TestRealImageStopIgnoresTERM(t *testing.T) {
 }
 
 // An interactive bash through a pseudo-terminal: job control and line
-// editing need a real tty, the exit code comes back and --rm removes it.
+// editing need a real tty, a resize of the terminal reaches it, the exit
+// code comes back and --rm removes it.
 // podman run --rm -it deb bash (in tmux: echo, then exit 3; podman exits 3)
 func TestRealImageInteractiveBash(t *testing.T) {
 	f := newDebian(t)
@@ -283,6 +284,12 @@ func TestRealImageInteractiveBash(t *testing.T) {
 	if !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "30 90") {
 		t.Fatalf("bash should see a pty of 30x90:\n%s", p.shown())
 	}
+	// The terminal is resized (the kernel sends tirith SIGWINCH): the
+	// container's pty follows.
+	must(t, unix.IoctlSetWinsize(int(p.master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 41, Col: 123}))
+	time.Sleep(200 * time.Millisecond)
+	p.send("echo resized-$(stty size | tr ' ' x)\r")
+	p.expect("resized-41x123")
 	p.send("exit 3\r")
 	if code := p.wait(); code != 3 {
 		t.Fatalf("tirith exit code %d, want 3 (bash's):\n%s", code, p.shown())
