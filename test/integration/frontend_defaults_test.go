@@ -118,3 +118,19 @@ func TestFrontendRunPull(t *testing.T) {
 		t.Fatalf("run of an image no registry has: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// An exec the kernel refuses only once the container has started (here
+// Landlock: /app is a writable --tmpfs, filled with the image's /app by
+// tmpcopyup and mounted exec, so only wall 4 says no) exits 126, as a
+// command that cannot be executed does in Docker, with the wall named.
+func TestFrontendLateExecRefusedExits126(t *testing.T) {
+	f := newFE(t)
+	r := f.fe("run", "--rm", "--tmpfs", "/app:exec", f.image, "/app/busybox", "true")
+	if r.code != 126 || !strings.Contains(r.stderr, "wall 4 (Landlock)") {
+		t.Fatalf("exec refused by Landlock after start: exit %d, stderr %q; want 126 naming wall 4", r.code, r.stderr)
+	}
+	// The same program from the image itself runs.
+	if r := f.fe("run", "--rm", f.image, "/app/busybox", "true"); r.code != 0 {
+		t.Fatalf("/app/busybox from the image: exit %d, %q", r.code, r.stderr)
+	}
+}

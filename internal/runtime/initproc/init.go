@@ -49,11 +49,31 @@ func Main() {
 		err = fmt.Errorf("unknown init kind %q", c.Kind)
 	}
 	// Only errors come back: success is an execve. After "ready" the
-	// runtime has gone; stderr is then the only witness.
-	if sendErr := conn.Send(Message{Type: MsgError, Failure: NewFailure(err)}); sendErr != nil || conn.ready {
+	// runtime has gone; stderr is then the only witness, and the exit
+	// code, which becomes the container's: the shell's 127 for a
+	// command that vanished, 126 for one that cannot be executed
+	// (Docker reports the same for a refused exec).
+	fl := NewFailure(err)
+	if sendErr := conn.Send(Message{Type: MsgError, Failure: fl}); sendErr != nil || conn.ready {
 		fmt.Fprintf(os.Stderr, "tirith init: %v\n", err)
+		os.Exit(lateExitCode(fl))
 	}
 	os.Exit(1)
+}
+
+// lateExitCode is the init's exit code for a failure after `ready`.
+func lateExitCode(fl *Failure) int {
+	switch {
+	case fl.Kind == KindCommandNotFound || unix.Errno(fl.Errno) == unix.ENOENT:
+		return 127
+	case fl.Kind == KindCommandNotExecutable:
+		return 126
+	}
+	switch unix.Errno(fl.Errno) {
+	case unix.EACCES, unix.EPERM, unix.ENOEXEC, unix.EISDIR:
+		return 126
+	}
+	return 1
 }
 
 // containerInit applies the plan of a new container, wall by wall.
@@ -435,8 +455,18 @@ func execError(arg0, path string, err error, pol *landlock.Policy, mounts []root
 	// A wall's refusal, not a command that cannot run: Tirith's own
 	// error (125 in the front end), as the policy is Tirith's.
 	return &Fault{Kind: KindWall, Wall: 4, Field: fmt.Sprintf("annotations[%q]", landlock.Annotation),
-		Err: fmt.Errorf("wall 4 (Landlock): %s refused by the Landlock policy: %s; see --security-opt landlock (annotation %s)", what, why, landlock.Annotation)}
+		Err: &worded{msg: fmt.Sprintf("wall 4 (Landlock): %s refused by the Landlock policy: %s; see --security-opt landlock (annotation %s)", what, why, landlock.Annotation), err: err}}
 }
+
+// worded is an error whose text says it all and that still unwraps to
+// the errno behind it (the exit code after start is chosen from it).
+type worded struct {
+	msg string
+	err error
+}
+
+func (w *worded) Error() string { return w.msg }
+func (w *worded) Unwrap() error { return w.err }
 
 // interpreter is the program a "#!" line at the top of path names, or "".
 func interpreter(path string) string {
