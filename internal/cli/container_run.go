@@ -67,7 +67,7 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 	f.Int64Var(&pids, "pids-limit", 0, "process limit (default 1024; 0 or -1 for none, a relaxation)")
 	f.StringArrayVar(&o.Devices, "device", nil, "expose a host device: HOST[:CONTAINER[:rwm]] (relaxation)")
 	f.StringVarP(&o.Hostname, "hostname", "h", "", "container hostname (default: the short container id)")
-	f.StringVar(&o.Network, "network", "none", "none (default: only loopback) or host (relaxation)")
+	f.StringVar(&o.Network, "network", "none", "none (default: only loopback), host or container:NAME (share a running container's network; relaxations)")
 	f.StringArrayVar(&o.Secrets, "secret", nil, "a file on a tmpfs at /run/secrets: SRC[,target=NAME,mode=0400,uid=N,gid=N]")
 	f.StringArrayVar(&o.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD], e.g. nofile=1024:2048")
 	f.StringVar(&pull, "pull", "missing", "pull the image: missing (when not in the store), always, never")

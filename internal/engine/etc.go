@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/tirith-project/tirith/internal/procfs"
+	"github.com/tirith-project/tirith/internal/runtime"
 )
 
 // hostsNone is /etc/hosts of a container with only loopback: localhost
@@ -13,18 +17,19 @@ const hostsNone = `127.0.0.1	localhost
 127.0.1.1	%s
 `
 
-// writeEtc writes the container's hosts and hostname files into dir. With
-// the host's network, its hosts file is the host's (a copy: the
-// container cannot change the host's), as Docker does.
-func writeEtc(dir, hostname string, hostNetwork bool) error {
+// writeEtc writes the container's hosts and hostname files into dir.
+// hostsFrom, if set, is a hosts file to copy instead (a copy: the
+// container cannot change the original): the host's for --network host,
+// the peer's for --network container:NAME, as Docker does.
+func writeEtc(dir, hostname, hostsFrom string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("container /etc files: %w", err)
 	}
 	hosts := []byte(fmt.Sprintf(hostsNone, hostname))
-	if hostNetwork {
-		b, err := os.ReadFile("/etc/hosts")
+	if hostsFrom != "" {
+		b, err := os.ReadFile(hostsFrom)
 		if err != nil {
-			return fmt.Errorf("--network host: %w", err)
+			return fmt.Errorf("--network: %w", err)
 		}
 		hosts = b
 	}
@@ -34,4 +39,28 @@ func writeEtc(dir, hostname string, hostNetwork bool) error {
 		}
 	}
 	return nil
+}
+
+// peerNetwork resolves --network container:NAME: the network namespace
+// of that container's init, which must be running, and its hosts file.
+func (e *Engine) peerNetwork(network string) (netns, hosts string, err error) {
+	name, ok := strings.CutPrefix(network, "container:")
+	if !ok || name == "" {
+		return "", "", nil
+	}
+	rec, err := e.Lookup(name)
+	if err != nil {
+		return "", "", fmt.Errorf("--network %s: %w", network, err)
+	}
+	c, err := runtime.Load(e.Root, rec.ID)
+	if err != nil {
+		return "", "", fmt.Errorf("--network %s: container %s is not running", network, name)
+	}
+	defer c.Close()
+	if c.Status() != runtime.Running {
+		return "", "", fmt.Errorf("--network %s: container %s is not running", network, name)
+	}
+	// By the init's pid, as Docker's spec does: create joins it within
+	// milliseconds, checked to be a network namespace.
+	return procfs.Pid(c.State.Pid, "ns/net"), filepath.Join(e.etc(rec.ID), "hosts"), nil
 }

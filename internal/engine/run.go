@@ -75,7 +75,14 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 		return nil, err
 	}
 	runtime.CrashPoint("after-overlay")
-	built, err := specgen.BuildSpec(specgen.SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID), EtcSource: e.etc(rec.ID)}, o)
+	peerNetNS, hostsFrom, err := e.peerNetwork(o.Network)
+	if err != nil {
+		return nil, err
+	}
+	if o.Network == "host" {
+		hostsFrom = "/etc/hosts"
+	}
+	built, err := specgen.BuildSpec(specgen.SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID), EtcSource: e.etc(rec.ID), PeerNetNS: peerNetNS}, o)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +91,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 		built.Spec.Linux.UIDMappings, built.Spec.Linux.GIDMappings = m, m
 	}
 	// Before the mount targets: a file source gets a file target.
-	if err := writeEtc(e.etc(rec.ID), built.Spec.Hostname, o.Network == "host"); err != nil {
+	if err := writeEtc(e.etc(rec.ID), built.Spec.Hostname, hostsFrom); err != nil {
 		return nil, err
 	}
 	if err := makeMountTargets(e.rootfs(rec.ID), built.Spec.Mounts); err != nil {

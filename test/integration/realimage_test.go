@@ -298,3 +298,32 @@ func TestRealImageInteractiveBash(t *testing.T) {
 		t.Fatalf("run --rm -it: container still listed: %+v", *row)
 	}
 }
+
+// --network container:NAME, the sidecar pattern: a second container
+// reaches a server the first one listens with on its own 127.0.0.1.
+// podman run -d --name web deb python3 -c SERVER &&
+// podman run --rm --network container:web deb curl -sf http://127.0.0.1:8000/
+func TestRealImageSharedNetwork(t *testing.T) {
+	f := newDebian(t)
+	web := f.name()
+	const server = `import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 8000)); s.listen(5)
+while True:
+    c, _ = s.accept(); c.recv(1000); c.sendall(b"HTTP/1.0 200 OK\r\n\r\nhello from web\n"); c.close()
+`
+	f.detached(web, nil, "python3", "-c", server)
+	f.eventually(web, "curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:8000/")
+	r := f.feOK("run", "--rm", "--network", "container:"+web, f.image, "curl", "-sf", "http://127.0.0.1:8000/")
+	if !strings.Contains(r.stdout, "hello from web") || !strings.Contains(r.stderr, "network stack") {
+		t.Fatalf("the sidecar's curl: stdout %q, stderr %q (want the listing and the wall 5 warning)", r.stdout, r.stderr)
+	}
+	// Without it, the second container has a loopback of its own.
+	if r := f.fe("run", "--rm", f.image, "curl", "-sf", "http://127.0.0.1:8000/"); r.code == 0 {
+		t.Fatalf("a container of its own network reached the other's server")
+	}
+	f.feOK("rm", "-f", web)
+	if r := f.fe("run", "--rm", "--network", "container:"+web, f.image, "true"); r.code != 125 || !strings.Contains(r.stderr, "container:"+web) {
+		t.Fatalf("--network container: of a removed container: exit %d, %q", r.code, r.stderr)
+	}
+}

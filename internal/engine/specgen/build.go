@@ -43,6 +43,9 @@ type SpecInput struct {
 	// hostname files are written; they are bound read-only onto
 	// /etc/hosts and /etc/hostname.
 	EtcSource string
+	// PeerNetNS is, for --network container:NAME, the network namespace
+	// of that running container to join (/proc/PID/ns/net).
+	PeerNetNS string
 }
 
 // Built is BuildSpec's result.
@@ -320,14 +323,25 @@ func (b *builder) syscalls() error {
 // host.
 func (b *builder) namespaces() error {
 	s := b.s
-	switch b.o.Network {
-	case "", "none":
+	switch peer, isPeer := strings.CutPrefix(b.o.Network, "container:"); {
+	case b.o.Network == "" || b.o.Network == "none":
 		s.Annotations[network.LoopbackAnnotation] = "up"
-	case "host":
+	case b.o.Network == "host":
 		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
 		b.relax(5, "--network host", "the host's network stack is shared (no network namespace)")
+	case isPeer && peer != "":
+		// The sidecar pattern: one network stack, two containers.
+		if b.in.PeerNetNS == "" {
+			return fmt.Errorf("--network %s: the container's network namespace was not found", b.o.Network)
+		}
+		for i := range s.Linux.Namespaces {
+			if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = b.in.PeerNetNS
+			}
+		}
+		b.relax(5, "--network "+b.o.Network, "container "+peer+"'s network stack (interfaces, ports, loopback) is shared")
 	default:
-		return fmt.Errorf("--network %q: want none or host (bridge networking is not implemented yet)", b.o.Network)
+		return fmt.Errorf("--network %q: want none, host or container:NAME (bridge networking is not implemented yet)", b.o.Network)
 	}
 	return nil
 }
