@@ -13,8 +13,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -223,14 +221,7 @@ func privateFE(t *testing.T) *feEnv {
 	must(t, err)
 	layer, err := tarball.LayerFromReader(bytes.NewReader(data))
 	must(t, err)
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	must(t, err)
-	cf, err := img.ConfigFile()
-	must(t, err)
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", goarch()
-	cf.Config = v1.Config{Cmd: []string{"/bin/probe"}, Env: []string{"PATH=/bin"}, WorkingDir: "/"}
-	img, err = mutate.ConfigFile(img, cf)
+	img, err := oneLayerImage(layer, v1.Config{Cmd: []string{"/bin/probe"}, Env: []string{"PATH=/bin"}, WorkingDir: "/"}, time.Time{})
 	must(t, err)
 	host := testRegistry(t)
 	ref := host + "/it/private:1"

@@ -21,8 +21,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
@@ -121,18 +119,8 @@ func feSetup() (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	img, err := oneLayerImage(layer, v1.Config{Cmd: []string{"/bin/probe"}, Env: []string{"PATH=/bin", "FROM_IMAGE=yes"}, WorkingDir: "/"}, time.Time{})
 	if err != nil {
-		return "", "", err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return "", "", err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", goarch()
-	cf.Config = v1.Config{Cmd: []string{"/bin/probe"}, Env: []string{"PATH=/bin", "FROM_IMAGE=yes"}, WorkingDir: "/"}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return "", "", err
 	}
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))

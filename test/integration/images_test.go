@@ -99,24 +99,36 @@ func testImage(t *testing.T) v1.Image {
 	data := rootfsTar(t)
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 	must(t, err)
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	must(t, err)
-	cf, err := img.ConfigFile()
-	must(t, err)
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", goarch()
-	cf.Created = v1.Time{Time: time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)}
-	cf.Config = v1.Config{
+	img, err := oneLayerImage(layer, v1.Config{
 		Cmd:          []string{"/bin/sh", "-c", "cat /etc/hello"},
 		Env:          []string{"PATH=/bin", "FOO=bar"},
 		User:         "1000:1000",
 		WorkingDir:   "/work",
 		ExposedPorts: map[string]struct{}{"8080/tcp": {}},
 		Labels:       map[string]string{"org.example.test": "yes"},
-	}
-	img, err = mutate.ConfigFile(img, cf)
+	}, time.Now().Add(-3*time.Hour))
 	must(t, err)
 	return img
+}
+
+// oneLayerImage is an image of layer alone for this machine's platform,
+// with config cfg, created at created (the zero time: unset).
+func oneLayerImage(layer v1.Layer, cfg v1.Config, created time.Time) (v1.Image, error) {
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", goarch()
+	if !created.IsZero() {
+		cf.Created = v1.Time{Time: created.UTC().Truncate(time.Second)}
+	}
+	cf.Config = cfg
+	return mutate.ConfigFile(img, cf)
 }
 
 // goarch is the architecture of the binary under test, built by the

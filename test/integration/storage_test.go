@@ -14,8 +14,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -95,14 +93,7 @@ func TestStorageUnreachableByOtherUsers(t *testing.T) {
 	layer := suidImageLayer(t)
 	diffID, err := layer.DiffID()
 	must(t, err)
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	must(t, err)
-	cf, err := img.ConfigFile()
-	must(t, err)
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", goarch()
-	cf.Config = v1.Config{Cmd: []string{"/bin/probe"}, Env: []string{"PATH=/bin"}, WorkingDir: "/"}
-	img, err = mutate.ConfigFile(img, cf)
+	img, err := oneLayerImage(layer, v1.Config{Cmd: []string{"/bin/probe"}, Env: []string{"PATH=/bin"}, WorkingDir: "/"}, time.Time{})
 	must(t, err)
 	ref := testRegistry(t) + "/it/suid:1"
 	push(t, ref, img)
