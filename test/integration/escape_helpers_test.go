@@ -45,6 +45,7 @@ func attackBinary(t *testing.T) string {
 			attackErr = err
 			return
 		}
+		atExit(func() { os.RemoveAll(dir) })
 		attackBin = filepath.Join(dir, "attack")
 		attackErr = build(attackBin, "./test/attack", []string{"CGO_ENABLED=0"})
 	})

@@ -138,6 +138,9 @@ func feSetup() (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
+	// Shared by every front-end test; their containers are gone by the
+	// time the test binary exits.
+	atExit(func() { os.RemoveAll(dir) })
 	out, err := exec.Command(tirithBin, "--storage", dir, "pull", refStr).CombinedOutput()
 	if err != nil {
 		// The image verbs live elsewhere; the store itself will do.
