@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -65,9 +67,17 @@ type ConsoleReceiver struct {
 	ln   int
 }
 
-// NewConsoleReceiver listens on a fresh socket in a private temp dir.
+// consolePrefix names the receivers' temp dirs; the owner's pid follows,
+// so that a dir left by a runtime killed with kill -9 can be told from a
+// live one.
+const consolePrefix = "tirith-console-"
+
+// NewConsoleReceiver listens on a fresh socket in a private temp dir,
+// after removing the dirs of receivers whose process died without
+// closing them.
 func NewConsoleReceiver() (*ConsoleReceiver, error) {
-	dir, err := os.MkdirTemp("", "tirith-console-")
+	dropDeadConsoles(os.TempDir())
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", consolePrefix, os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +94,31 @@ func NewConsoleReceiver() (*ConsoleReceiver, error) {
 		return nil, fmt.Errorf("console socket: %w", err)
 	}
 	return &ConsoleReceiver{Path: path, dir: dir, ln: fd}, nil
+}
+
+// dropDeadConsoles removes tmp's receiver dirs that are ours (same
+// owner) and whose process is gone.
+func dropDeadConsoles(tmp string) {
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), consolePrefix)
+		pidStr, _, ok2 := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || !ok2 || err != nil || pid <= 0 || !e.IsDir() {
+			continue
+		}
+		var st unix.Stat_t
+		p := filepath.Join(tmp, e.Name())
+		if unix.Lstat(p, &st) != nil || st.Uid != uint32(os.Geteuid()) {
+			continue
+		}
+		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+			_ = os.RemoveAll(p)
+		}
+	}
 }
 
 // Close removes the socket.

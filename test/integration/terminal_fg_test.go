@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +28,7 @@ type ptySession struct {
 	t      *testing.T
 	master *os.File
 	exited chan int
+	cmd    *exec.Cmd
 
 	mu  sync.Mutex
 	out []byte
@@ -71,7 +74,7 @@ func (e *env) ptyStart(argv0 string, rows, cols uint16, args ...string) *ptySess
 	// Only tirith (and what it starts) holds the slave now: the master
 	// reads EIO once they all have exited.
 	slave.Close()
-	p := &ptySession{t: e.t, master: master, exited: make(chan int, 1)}
+	p := &ptySession{t: e.t, master: master, exited: make(chan int, 1), cmd: cmd}
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -120,6 +123,17 @@ func (p *ptySession) expect(want string) {
 			p.t.Fatalf("terminal never showed %q; it showed:\n%q", want, p.shown())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// kill SIGKILLs tirith (not what it started) and waits for it to go.
+func (p *ptySession) kill() {
+	p.t.Helper()
+	_ = p.cmd.Process.Kill()
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		p.t.Fatal("tirith did not die of SIGKILL")
 	}
 }
 
@@ -208,4 +222,44 @@ func TestTerminalOCIRunForeground(t *testing.T) {
 	p := e.ptyStart("tirith-runc", 37, 101, "run", "--bundle", b, id)
 	shellSession(t, p, "# ")
 	e.assertGone(id, b)
+}
+
+// A runtime killed with kill -9 while it served a terminal leaves its
+// console socket dir in /tmp; the next foreground terminal removes it
+// (the dir names its dead owner), and leaves none of its own.
+func TestTerminalConsoleDirOfKilledRuntimeRemoved(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle(func(s *specs.Spec) { s.Process.Terminal = true }, "sh")
+	id := e.id()
+	e.cleanup(id)
+	before := consoleDirs(t)
+	p := e.ptyStart("tirith-runc", 24, 80, "run", "--bundle", b, id)
+	p.expect("# ")
+	p.kill()                      // kill -9 of the runtime: its dir stays
+	e.ok("delete", "--force", id) // the container outlived its runtime
+	var stale []string
+	for _, d := range consoleDirs(t) {
+		if !slices.Contains(before, d) {
+			stale = append(stale, d)
+		}
+	}
+	if len(stale) == 0 {
+		t.Fatal("kill -9 left no console dir: nothing to clean, the test proves nothing")
+	}
+	id2 := e.id()
+	e.cleanup(id2)
+	shellSession(t, e.ptyStart("tirith-runc", 37, 101, "run", "--bundle", b, id2), "# ")
+	for _, d := range stale {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("console dir %s of the killed runtime still there", d)
+		}
+	}
+}
+
+// consoleDirs are the receivers' dirs in the temp dir.
+func consoleDirs(t *testing.T) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(os.TempDir(), "tirith-console-*"))
+	must(t, err)
+	return m
 }
