@@ -84,3 +84,13 @@ func Files() []string {
 	}
 	return out
 }
+
+// In says whether ns has a namespace of type t, new or joined by path.
+func In(ns []specs.LinuxNamespace, t specs.LinuxNamespaceType) bool {
+	for _, n := range ns {
+		if n.Type == t {
+			return true
+		}
+	}
+	return false
+}

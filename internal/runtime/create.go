@@ -168,7 +168,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	state := &specs.State{Version: specs.Version, ID: id, Status: Creating, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations}
 	cfg := &initproc.Config{
 		Kind: initproc.KindInit, Plan: pl, Process: &pl.Process,
-		BindTrees:   hasNS(s, specs.UserNamespace),
+		BindTrees:   pl.Namespaces.Has(specs.UserNamespace),
 		PreserveFDs: o.PreserveFDs, FifoFD: p.fifoFD, ConsoleFD: p.consoleFD, ListenerFD: p.listenerFD,
 		State: specs.State{Version: specs.Version, ID: id, Status: Created, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations},
 	}
@@ -258,7 +258,7 @@ func idmapRootfs(s *specs.Spec) string {
 
 // checkNamespaces enforces what the rest of the runtime relies on.
 func checkNamespaces(s *specs.Spec) error {
-	if !hasNS(s, specs.MountNamespace) {
+	if !namespaces.In(s.Linux.Namespaces, specs.MountNamespace) {
 		return errors.New("linux.namespaces: a mount namespace is required (the rootfs is set up in it)")
 	}
 	for i, n := range s.Linux.Namespaces {
@@ -294,14 +294,6 @@ func checkNamespacePath(n specs.LinuxNamespace) error {
 	return nil
 }
 
-func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	for _, n := range s.Linux.Namespaces {
-		if n.Type == t {
-			return true
-		}
-	}
-	return false
-}
 
 // absMountSources makes bind sources relative to the bundle absolute, as
 // runc does, so the child (whose cwd is elsewhere) finds them.

@@ -94,7 +94,7 @@ func Validate(s *specs.Spec) error {
 		switch {
 		case v != "up":
 			add(fmt.Sprintf("annotations[%q]", network.LoopbackAnnotation), "must be \"up\", got %q", v)
-		case s.Linux == nil || !hasNetNS(s.Linux):
+		case s.Linux == nil || !namespaces.In(s.Linux.Namespaces, specs.NetworkNamespace):
 			// Without one, lo would be the host's.
 			add(fmt.Sprintf("annotations[%q]", network.LoopbackAnnotation), "needs a network namespace")
 		}
@@ -306,13 +306,4 @@ func checkSysctl(key string, ns map[specs.LinuxNamespaceType]bool) error {
 		return errors.New("not namespaced: it would change the host")
 	}
 	return nil
-}
-
-func hasNetNS(l *specs.Linux) bool {
-	for _, n := range l.Namespaces {
-		if n.Type == specs.NetworkNamespace {
-			return true
-		}
-	}
-	return false
 }

@@ -118,7 +118,7 @@ func containerInit(c *Config, conn *Conn) error {
 		// way (all are close-on-exec anyway).
 		defer closeAll(trees)
 	}
-	mc := rootfs.MountContext{CgroupPaths: pl.Cgroup.Paths, CgroupNS: pl.Cgroup.Namespace, UserNS: pl.Namespaces.NewUserNS() || pl.Namespaces.Has(specs.UserNamespace), MountLabel: pl.MountLabel}
+	mc := rootfs.MountContext{CgroupPaths: pl.Cgroup.Paths, CgroupNS: pl.Cgroup.Namespace, UserNS: pl.Namespaces.Has(specs.UserNamespace), MountLabel: pl.MountLabel}
 	for i, m := range pl.Mounts {
 		var tree *os.File
 		if trees != nil {
