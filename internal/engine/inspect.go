@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"time"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/tirith-project/tirith/internal/atomicfile"
 	"github.com/tirith-project/tirith/internal/engine/specgen"
-	"github.com/tirith-project/tirith/internal/lsm/landlock"
 	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/runtime/plan"
 	"github.com/tirith-project/tirith/internal/spec"
@@ -245,11 +245,17 @@ func (e *Engine) InspectRecord(rec *Record) (*Inspection, error) {
 	}
 	in.Config.Hostname = s.Hostname
 	in.Mounts, in.HostConfig.Devices = e.inspectMounts(rec, s)
-	if a := e.applied(rec.ID); a != nil {
-		in.Security = planSecurity(rec, a)
-	} else {
-		in.Security = inspectSecurity(rec, s)
+	// What the plan enforced; before the container was created, the plan
+	// its config.json would give (without a report of what was granted).
+	a := e.applied(rec.ID)
+	if a == nil {
+		p, err := plan.Build(s, plan.Facts{ID: rec.ID, Arch: goruntime.GOARCH})
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", rec.ID, err)
+		}
+		a = &runtime.Applied{Plan: p}
 	}
+	in.Security = planSecurity(rec, a)
 	sec := in.Security
 	in.HostConfig.NetworkMode = sec.NetworkMode
 	if !sec.UserNamespace.Enabled {
@@ -344,76 +350,6 @@ func (e *Engine) inspectMounts(rec *Record, s *specs.Spec) ([]InspectMount, []In
 		}
 	}
 	return append(mounts, e.secretMounts(rec)...), devices
-}
-
-func inspectSecurity(rec *Record, s *specs.Spec) *InspectSecurity {
-	sec := &InspectSecurity{
-		Namespaces:  []string{},
-		NetworkMode: "host",
-		Relaxations: []InspectRelaxation{},
-	}
-	for _, r := range rec.Relaxations {
-		sec.Relaxations = append(sec.Relaxations, InspectRelaxation{Wall: r.Wall, WallName: spec.WallNames[r.Wall], Flag: r.Flag, What: r.What})
-	}
-	if s.Root != nil {
-		sec.ReadonlyRootfs = s.Root.Readonly
-	}
-	if p := s.Process; p != nil {
-		sec.User = InspectUser{UID: p.User.UID, GID: p.User.GID, AdditionalGids: p.User.AdditionalGids}
-		sec.NoNewPrivileges = p.NoNewPrivileges
-		sec.AppArmorProfile = p.ApparmorProfile
-		sec.SelinuxLabel = p.SelinuxLabel
-		sec.Capabilities = inspectCaps(p.Capabilities)
-	} else {
-		sec.Capabilities = inspectCaps(nil)
-	}
-
-	if pol, ok := s.Annotations[landlock.Annotation]; ok {
-		raw := json.RawMessage(pol)
-		if !json.Valid(raw) {
-			raw, _ = json.Marshal(pol)
-		}
-		sec.Landlock = InspectLandlock{Enabled: true, Policy: raw}
-	}
-	l := s.Linux
-	if l == nil {
-		sec.Seccomp.Profile = "off"
-		return sec
-	}
-	for _, ns := range l.Namespaces {
-		sec.Namespaces = append(sec.Namespaces, string(ns.Type))
-		switch ns.Type {
-		case specs.UserNamespace:
-			sec.UserNamespace.Enabled = true
-		case specs.NetworkNamespace:
-			if ns.Path == "" {
-				sec.NetworkMode = "none"
-			} else {
-				sec.NetworkMode = "container:" + ns.Path
-			}
-		}
-	}
-	if sec.UserNamespace.Enabled {
-		sec.UserNamespace.UIDMappings = l.UIDMappings
-		sec.UserNamespace.GIDMappings = l.GIDMappings
-		sec.UserNamespace.Setgroups = "allow"
-		if spec.SetgroupsDenied(s) {
-			sec.UserNamespace.Setgroups = "deny"
-		}
-	}
-	if sec.UserNamespace.UIDMappings == nil {
-		sec.UserNamespace.UIDMappings = []specs.LinuxIDMapping{}
-	}
-	if sec.UserNamespace.GIDMappings == nil {
-		sec.UserNamespace.GIDMappings = []specs.LinuxIDMapping{}
-	}
-	sec.Seccomp = InspectSeccomp{Profile: "unconfined"}
-	if l.Seccomp != nil {
-		sec.Seccomp = InspectSeccomp{Enabled: true, Profile: rec.Seccomp, DefaultAction: string(l.Seccomp.DefaultAction), Rules: len(l.Seccomp.Syscalls)}
-	}
-	sec.MaskedPaths, sec.ReadonlyPaths = len(l.MaskedPaths), len(l.ReadonlyPaths)
-	sec.Memory, sec.MemorySwap, sec.PidsLimit = limits(l.Resources)
-	return sec
 }
 
 // limits are wall 6's memory, swap and pids: 0 (memory) and nil (pids)
