@@ -294,7 +294,6 @@ func checkNamespacePath(n specs.LinuxNamespace) error {
 	return nil
 }
 
-
 // absMountSources makes bind sources relative to the bundle absolute, as
 // runc does, so the child (whose cwd is elsewhere) finds them.
 func absMountSources(s *specs.Spec, bundle string) {
