@@ -266,7 +266,7 @@ func (e *env) gatherFacts() {
 }
 
 func goBuild(dir, cgo, out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-tags", "netgo,osusergo", "-o", out, pkg)
 	cmd.Dir = dir
 	cmd.Env = os.Environ()
 	if cgo != "" {

@@ -23,7 +23,7 @@ if [ ! -x "$WORK/runtime-tools/validation/create/create.t" ]; then
 	chmod -R u+w "$WORK/runtime-tools"
 	(cd "$WORK/runtime-tools" && rm -rf vendor && make runtimetest validation-executables tool >/dev/null)
 fi
-go build -o "$WORK/tirith" ./cmd/tirith
+go build -tags netgo,osusergo -o "$WORK/tirith" ./cmd/tirith
 ln -sfn tirith "$WORK/tirith-runc"
 
 runtimes=("$@")

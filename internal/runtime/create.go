@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
@@ -331,11 +330,22 @@ func makeFifo(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDWR|unix.O_CLOEXEC, 0)
 }
 
+// owner is the name of the user running the runtime, from the host's
+// /etc/passwd (not os/user: its cgo lookups do not belong in a static
+// binary), or the uid.
 func owner() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
+	uid := strconv.Itoa(os.Getuid())
+	data, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return uid
 	}
-	return strconv.Itoa(os.Getuid())
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) > 2 && f[2] == uid && f[0] != "" {
+			return f[0]
+		}
+	}
+	return uid
 }
 
 func writePidFile(path string, pid int) error {

@@ -21,16 +21,8 @@ import (
 // seccomp(2) requires; and nothing but the final execve runs after it,
 // because the filter applies to the runtime's own remaining syscalls too.
 func Install(p *Program) (notifyFD int, err error) {
-	if p == nil || len(p.Filter) == 0 {
-		return -1, errors.New("install seccomp filter: empty program")
-	}
-	if p.Arch != runtime.GOARCH {
-		// A filter for another architecture would kill the process on its
-		// first syscall.
-		return -1, fmt.Errorf("install seccomp filter: compiled for %s, running on %s", p.Arch, runtime.GOARCH)
-	}
-	if err := bpf.Check(p.Filter); err != nil {
-		return -1, fmt.Errorf("install seccomp filter: %w", err)
+	if err := p.Loadable(); err != nil {
+		return -1, err
 	}
 	flags := p.Flags | unix.SECCOMP_FILTER_FLAG_TSYNC
 	if p.Notify {
@@ -51,4 +43,20 @@ func Install(p *Program) (notifyFD int, err error) {
 		return -1, fmt.Errorf("install seccomp filter: thread %d could not be synchronised", ret)
 	}
 	return -1, nil
+}
+
+// Loadable checks that p can be loaded on this machine: not empty,
+// compiled for this architecture (a filter for another would kill the
+// process on its first syscall), and a valid program.
+func (p *Program) Loadable() error {
+	if p == nil || len(p.Filter) == 0 {
+		return errors.New("install seccomp filter: empty program")
+	}
+	if p.Arch != runtime.GOARCH {
+		return fmt.Errorf("install seccomp filter: compiled for %s, running on %s", p.Arch, runtime.GOARCH)
+	}
+	if err := bpf.Check(p.Filter); err != nil {
+		return fmt.Errorf("install seccomp filter: %w", err)
+	}
+	return nil
 }

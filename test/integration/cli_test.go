@@ -325,9 +325,13 @@ func TestCLIStateFields(t *testing.T) {
 	if strings.TrimSpace(string(data)) != strconv.Itoa(pid) || pid <= 0 {
 		t.Errorf("pid file %q, state pid %d", data, pid)
 	}
-	if c, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline")); string(c) != "sleep\x001000\x00" {
-		t.Errorf("state pid %d runs %q", pid, c)
-	}
+	// start returns once the init was told to go (as runc's does), not
+	// once it has executed the payload: give it that moment.
+	var cmdline []byte
+	waitFor(t, "the state's pid to run the payload", func() bool {
+		cmdline, _ = os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+		return string(cmdline) == "sleep\x001000\x00"
+	})
 	created, err := time.Parse(time.RFC3339Nano, st["created"].(string))
 	if err != nil || created.Before(before) || created.After(time.Now()) {
 		t.Errorf("created %v (%v)", st["created"], err)

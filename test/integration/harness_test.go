@@ -73,7 +73,7 @@ func atExit(f func()) {
 }
 
 func build(out, pkg string, env []string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-tags", "netgo,osusergo", "-o", out, pkg)
 	cmd.Dir = testutil.ModuleRoot()
 	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -142,29 +142,46 @@ var testCaps = &specs.LinuxCapabilities{
 // execve as root. There the kernel's rules apply (as under runc): root's
 // effective set becomes its permitted set, and with no_new_privs the
 // permitted set cannot grow past what the config gave; bounding,
-// inheritable and ambient stay as they were.
+// inheritable and ambient stay as they were. The lean init waiting for
+// start is already past one execve (of itself), so it shows those rules
+// applied; a Go init waiting itself (forced by a startContainer hook)
+// shows caps.Apply's sets as they are.
 func TestProcessCapabilitySets(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b := e.bundle(func(s *specs.Spec) { s.Process.Capabilities = testCaps }, "sh", "-c", `grep ^Cap /proc/self/status`)
-	id := e.created(b)
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(e.state(id).Pid) + "/status")
-	must(t, err)
-	for _, c := range []struct {
-		field string
-		want  []string
-	}{
-		{"CapBnd", testCaps.Bounding}, {"CapEff", testCaps.Effective}, {"CapPrm", testCaps.Permitted},
-		{"CapInh", testCaps.Inheritable}, {"CapAmb", testCaps.Ambient},
-	} {
-		if got := cfgCaps(t, cfgStatusField(string(status), c.field)); !cfgSameSet(got, c.want) {
-			t.Errorf("created init %s = %v, want %v", c.field, got, cfgSorted(c.want))
+	for _, w := range []struct {
+		name      string
+		hook      bool
+		effective []string
+	}{{"lean init", false, testCaps.Permitted}, {"Go init", true, testCaps.Effective}} {
+		b := e.bundle(func(s *specs.Spec) {
+			s.Process.Capabilities = testCaps
+			if w.hook {
+				s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+			}
+		}, "sh", "-c", `grep ^Cap /proc/self/status`)
+		id := e.created(b)
+		status, err := os.ReadFile("/proc/" + strconv.Itoa(e.state(id).Pid) + "/status")
+		must(t, err)
+		if th := cfgStatusField(string(status), "Threads"); (th == "1") == w.hook {
+			t.Errorf("%s: the created init has %s threads", w.name, th)
 		}
+		for _, c := range []struct {
+			field string
+			want  []string
+		}{
+			{"CapBnd", testCaps.Bounding}, {"CapEff", w.effective}, {"CapPrm", testCaps.Permitted},
+			{"CapInh", testCaps.Inheritable}, {"CapAmb", testCaps.Ambient},
+		} {
+			if got := cfgCaps(t, cfgStatusField(string(status), c.field)); !cfgSameSet(got, c.want) {
+				t.Errorf("created %s %s = %v, want %v", w.name, c.field, got, cfgSorted(c.want))
+			}
+		}
+		if got := cfgStatusField(string(status), "NoNewPrivs"); got != "1" {
+			t.Errorf("created %s NoNewPrivs %q, want 1", w.name, got)
+		}
+		e.ok("delete", "--force", id)
 	}
-	if got := cfgStatusField(string(status), "NoNewPrivs"); got != "1" {
-		t.Errorf("created init NoNewPrivs %q, want 1", got)
-	}
-	e.ok("delete", "--force", id)
 
 	out := e.cfgSh(func(s *specs.Spec) { s.Process.Capabilities = testCaps }, `grep ^Cap /proc/self/status`)
 	for _, c := range []struct {

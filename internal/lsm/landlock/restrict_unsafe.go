@@ -69,9 +69,24 @@ var ErrUnsupported = errors.New("landlock is not supported by this kernel (or di
 // Preconditions: the thread has no_new_privs set, or CAP_SYS_ADMIN; the
 // caller holds its OS thread and execs from it.
 func (p *Policy) Restrict() (*Applied, error) {
+	fd, a, err := p.Ruleset()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	if _, _, e := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(fd), 0, 0); e != 0 {
+		return nil, fmt.Errorf("landlock_restrict_self: %w", e)
+	}
+	return a, nil
+}
+
+// Ruleset builds p's ruleset without enforcing it: the caller passes the
+// fd to landlock_restrict_self(2) (the lean init does, after an execve
+// that the ruleset would refuse) and closes it. The fd is close-on-exec.
+func (p *Policy) Ruleset() (int, *Applied, error) {
 	abi := ABI()
 	if abi == 0 {
-		return nil, ErrUnsupported
+		return -1, nil, ErrUnsupported
 	}
 	a := &Applied{ABI: abi, FS: true}
 	handledFS := fsRights(abi)
@@ -94,15 +109,24 @@ func (p *Policy) Restrict() (*Applied, error) {
 	}
 	fd, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), size, 0)
 	if e != 0 {
-		return nil, fmt.Errorf("landlock_create_ruleset: %w", e)
+		return -1, nil, fmt.Errorf("landlock_create_ruleset: %w", e)
 	}
-	defer unix.Close(int(fd))
+	a, err := p.addRules(int(fd), a, handledFS)
+	if err != nil {
+		unix.Close(int(fd))
+		return -1, nil, err
+	}
+	return int(fd), a, nil
+}
+
+// addRules adds p's rules to the ruleset at fd.
+func (p *Policy) addRules(fd int, a *Applied, handledFS uint64) (*Applied, error) {
 	for _, list := range []struct {
 		paths  []string
 		rights uint64
 	}{{p.ReadOnly, readOnlyRights}, {p.ReadWrite, readWriteRights}} {
 		for _, path := range list.paths {
-			ok, err := addPath(int(fd), path, list.rights&handledFS)
+			ok, err := addPath(fd, path, list.rights&handledFS)
 			if err != nil {
 				return nil, err
 			}
@@ -118,7 +142,7 @@ func (p *Policy) Restrict() (*Applied, error) {
 		if exec {
 			rights = executeRights
 		}
-		return addRule(int(fd), objFD, path, dir, rights&handledFS)
+		return addRule(fd, objFD, path, dir, rights&handledFS)
 	})
 	if err != nil {
 		return nil, err
@@ -131,14 +155,11 @@ func (p *Policy) Restrict() (*Applied, error) {
 		}{{p.BindTCP, unix.LANDLOCK_ACCESS_NET_BIND_TCP}, {p.ConnectTCP, unix.LANDLOCK_ACCESS_NET_CONNECT_TCP}} {
 			for _, port := range r.ports {
 				attr := netPortAttr{allowedAccess: r.access, port: uint64(port)}
-				if _, _, e := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, fd, landlockRuleNetPort, uintptr(unsafe.Pointer(&attr)), 0, 0, 0); e != 0 {
+				if _, _, e := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(fd), landlockRuleNetPort, uintptr(unsafe.Pointer(&attr)), 0, 0, 0); e != 0 {
 					return nil, fmt.Errorf("landlock: allow tcp port %d: %w", port, e)
 				}
 			}
 		}
-	}
-	if _, _, e := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, fd, 0, 0); e != 0 {
-		return nil, fmt.Errorf("landlock_restrict_self: %w", e)
 	}
 	return a, nil
 }

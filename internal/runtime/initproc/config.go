@@ -45,6 +45,10 @@ type Config struct {
 	ListenerFD int `json:"listenerFD"`
 	// State is what createContainer and startContainer hooks receive.
 	State specs.State `json:"state"`
+
+	// exe is the init's own binary, open O_PATH, for the lean waiter
+	// (wait.go); -1 if there is none.
+	exe int
 }
 
 // Message is a line from the child to the parent or back.

@@ -40,8 +40,10 @@ func Main() {
 	if err := conn.Recv(&c); err != nil {
 		os.Exit(1)
 	}
+	c.exe = -1
 	switch c.Kind {
 	case KindInit:
+		c.exe = openSelfExe()
 		err = containerInit(&c, conn)
 	case KindExec:
 		err = execInit(&c, conn)
@@ -356,11 +358,19 @@ func startPayload(c *Config, conn *Conn, p *plan.Process) error {
 			return wallErr(2, "", fmt.Errorf("set no_new_privs: %w", err))
 		}
 	}
+	lean := leanWaitable(c, p)
+	rulesetFD := -1
 	if p.NoNewPrivileges {
 		// Wall 4 (mandatory access): Landlock, once no_new_privs lets an
-		// unprivileged thread restrict itself.
+		// unprivileged thread restrict itself. The lean waiter enforces
+		// it after its own exec, which the ruleset would refuse.
 		var err error
-		if landlockApplied, err = restrictLandlock(p.Landlock); err != nil {
+		if lean {
+			rulesetFD, landlockApplied, err = prepareLandlock(p.Landlock)
+		} else {
+			landlockApplied, err = restrictLandlock(p.Landlock)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -369,8 +379,19 @@ func startPayload(c *Config, conn *Conn, p *plan.Process) error {
 	if err != nil {
 		return err
 	}
+	var landlockMsg string
+	if lean && landlockApplied != nil {
+		// The waiter cannot ask why an exec was refused; word the
+		// answer for EACCES now, while Go can.
+		if f := (*Fault)(nil); errors.As(execError(p.Args[0], path, unix.EACCES, p.Landlock, c.Plan.Mounts), &f) && f.Kind == KindWall {
+			landlockMsg = f.Error()
+		}
+	}
 	if err := conn.Send(Message{Type: MsgReady, Report: report(landlockApplied, p)}); err != nil {
 		return err
+	}
+	if lean {
+		return execLeanWaiter(c, p, path, rulesetFD, landlockMsg)
 	}
 	if c.FifoFD >= 0 {
 		// Block until `start` writes to the exec fifo.
