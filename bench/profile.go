@@ -24,10 +24,10 @@ type phase struct {
 var phases = []phase{
 	{"exec tirith, Go runtime start, CLI, load + validate config.json (until the first mkdir)", "start", "config"},
 	{"state dir, cgroups, exec fifo, bind-mount of the binary, spawn the init", "config", "initexec"},
-	{"init re-exec: ld.so + C constructor (nsenter), join cgroups, unshare", "initexec", "unshare"},
+	{"init exec (static binary, no loader) + C constructor (nsenter), join cgroups, unshare", "initexec", "unshare"},
 	{"fork into the pid ns, Go runtime start in the init, until the first mount", "unshare", "mount"},
 	{"rootfs mounts (/proc, /dev, /sys, cgroup binds, devices) until pivot_root", "mount", "pivot"},
-	{"pivot_root to execve of the payload (ro paths, masks, caps, start handshake)", "pivot", "payload"},
+	{"pivot_root to execve of the payload (ro paths, masks, caps, re-exec as the lean init, start handshake)", "pivot", "payload"},
 	{"payload runs (/bin/true)", "payload", "payloadexit"},
 	{"wait + delete (state, cgroup rmdir, state dir) until tirith exits", "payloadexit", "end"},
 }
@@ -43,8 +43,13 @@ type profileResult struct {
 }
 
 type sysCount struct {
-	total, clones, execs, futex, sleeps int
+	total, clones, execs, futex, sleeps, mounts int
+	by                                          map[string]int // calls by syscall name
 }
+
+// mountCalls are the syscalls that make, change or move mounts.
+var mountCalls = map[string]bool{"mount": true, "umount2": true, "move_mount": true, "open_tree": true, "fsopen": true,
+	"fsconfig": true, "fsmount": true, "mount_setattr": true, "pivot_root": true}
 
 func (e *env) profile(o *options) *profileResult {
 	p := &profileResult{phaseMs: map[string][]float64{}, counts: map[string]sysCount{}}
@@ -162,7 +167,7 @@ func landmarks(path string) (map[string]float64, int, error) {
 
 // countSyscalls reads strace -c output.
 func countSyscalls(path string) sysCount {
-	var c sysCount
+	c := sysCount{by: map[string]int{}}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return c
@@ -177,12 +182,18 @@ func countSyscalls(path string) sysCount {
 		if err != nil {
 			continue
 		}
+		if name != "total" {
+			c.by[name] = calls
+		}
+		if mountCalls[name] {
+			c.mounts += calls
+		}
 		switch name {
 		case "total":
 			c.total = calls
 		case "clone", "clone3", "vfork", "fork":
 			c.clones += calls
-		case "execve":
+		case "execve", "execveat":
 			c.execs += calls
 		case "futex":
 			c.futex += calls

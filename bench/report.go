@@ -260,7 +260,7 @@ func (e *env) report(o *options, lc *lifecycle, scl samples, sc *syscallCost, lo
 	mrow("`create`: ru_maxrss (wait4; the command and its waited-for children)", "create")
 	mrow("`start`: ru_maxrss", "start")
 	mrow("`run`: ru_maxrss", "run")
-	mrow("created, not started: the container init's VmHWM (still the runtime's image)", "init-hwm")
+	mrow("created, not started: the container init's VmHWM (Tirith: the lean init)", "init-hwm")
 	mrow("created, not started: the container init's VmRSS", "init-rss")
 	w("| runtime processes left beside a running container (besides the payload) |")
 	for _, n := range names {
@@ -307,7 +307,8 @@ func (e *env) report(o *options, lc *lifecycle, scl samples, sc *syscallCost, lo
 			}{
 				{"syscalls", func(c sysCount) int { return c.total }},
 				{"clone/clone3 (threads + processes)", func(c sysCount) int { return c.clones }},
-				{"execve", func(c sysCount) int { return c.execs }},
+				{"execve/execveat", func(c sysCount) int { return c.execs }},
+				{"mount family (mount, umount2, move_mount, open_tree, fs*, mount_setattr, pivot_root)", func(c sysCount) int { return c.mounts }},
 				{"futex", func(c sysCount) int { return c.futex }},
 				{"nanosleep", func(c sysCount) int { return c.sleeps }},
 			} {
@@ -318,6 +319,7 @@ func (e *env) report(o *options, lc *lifecycle, scl samples, sc *syscallCost, lo
 				w("\n")
 			}
 			w("\n")
+			w("%s", topSyscalls(prof.counts, names, 20))
 		}
 	}
 	w("%s", analysis(L, lc.mem, prof))
@@ -352,4 +354,42 @@ func unmountUnder(dir string) {
 			_ = unix.Unmount(f[4], unix.MNT_DETACH)
 		}
 	}
+}
+
+// topSyscalls is the table of Tirith's most frequent syscalls in the
+// strace -f -c run, with the other runtimes' counts beside.
+func topSyscalls(counts map[string]sysCount, names []string, n int) string {
+	tir := counts["tirith"].by
+	keys := make([]string, 0, len(tir))
+	for k := range tir {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if tir[a] != tir[b] {
+			return tir[b] - tir[a]
+		}
+		return strings.Compare(a, b)
+	})
+	if len(keys) > n {
+		keys = keys[:n]
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Tirith's %d most frequent syscalls in that run, beside the others' counts of the same call:\n\n| syscall |", len(keys))
+	for _, r := range names {
+		fmt.Fprintf(&b, " %s |", r)
+	}
+	b.WriteString("\n|---|")
+	for range names {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "| `%s` |", k)
+		for _, r := range names {
+			fmt.Fprintf(&b, " %d |", counts[r].by[k])
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	return b.String()
 }
