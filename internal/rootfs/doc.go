@@ -2,9 +2,10 @@
 // namespace (wall 7): the spec's mounts in order, the OCI default devices,
 // pivot_root, a read-only root, masked and read-only paths.
 //
-// Every destination from a bundle is resolved inside the rootfs with
-// filepath-securejoin's pathrs-lite (openat2 RESOLVE_IN_ROOT where the
-// kernel has it) and mounted through the resulting O_PATH handle
+// Every destination from a bundle is resolved inside the rootfs by the
+// kernel, openat2 with RESOLVE_IN_ROOT (Root.Open, Root.MkdirAll; on
+// kernels without openat2, filepath-securejoin's pathrs-lite), and mounted
+// through the resulting O_PATH handle
 // (/proc/self/fd/N), so a symlink in the rootfs, or one swapped in during
 // setup, can never redirect a mount onto the host (CVE-2021-30465 class).
 //

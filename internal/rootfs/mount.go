@@ -39,14 +39,93 @@ func (r *Root) Close() error { return r.dir.Close() }
 // the magic link to exactly the object we resolved, with no second lookup.
 func fdPath(f *os.File) string { return procfs.SelfFD(int(f.Fd())) }
 
-// Open resolves dest inside the root and returns an O_PATH handle.
+// inRoot resolves a path as if the root were "/": ".." and absolute
+// symlinks are clamped to it, and no /proc magic link is followed. The
+// kernel enforces it for the whole walk (openat2(2), Linux 5.6).
+const inRoot = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
+
+// openInRoot is openat2 below the root with inRoot, or ENOSYS.
+func (r *Root) openInRoot(dest string, flags int) (int, error) {
+	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: inRoot}
+	for try := 0; ; try++ {
+		fd, err := unix.Openat2(int(r.dir.Fd()), dest, &how)
+		// EAGAIN: a rename or mount raced the walk; the kernel asks
+		// for a retry rather than risk a wrong answer. Bounded, so
+		// that a process renaming in a loop cannot stall the init.
+		if err != unix.EAGAIN && err != unix.EINTR || try == 64 {
+			return fd, err
+		}
+	}
+}
+
+// Open resolves dest inside the root and returns an O_PATH handle: one
+// openat2 (pathrs-lite where the kernel has none).
 func (r *Root) Open(dest string) (*os.File, error) {
-	return pathrs.OpenatInRoot(r.dir, dest)
+	fd, err := r.openInRoot(dest, unix.O_PATH)
+	if errors.Is(err, unix.ENOSYS) {
+		return pathrs.OpenatInRoot(r.dir, dest)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "openat2", Path: dest, Err: err}
+	}
+	return os.NewFile(uintptr(fd), dest), nil
 }
 
 // MkdirAll creates dest (and parents) inside the root and returns a handle.
+// Each missing directory is made with mkdirat in its parent, itself
+// resolved from the root with inRoot, and looked up again the same way:
+// whatever is swapped in meanwhile (a symlink to the host's /etc, say)
+// still resolves inside the root. A few syscalls a level, where
+// pathrs-lite's userspace walk takes dozens; pathrs-lite without openat2.
 func (r *Root) MkdirAll(dest string, mode os.FileMode) (*os.File, error) {
-	return pathrs.MkdirAllHandle(r.dir, dest, mode)
+	fd, err := r.openInRoot(dest, unix.O_PATH|unix.O_DIRECTORY)
+	if errors.Is(err, unix.ENOSYS) {
+		return pathrs.MkdirAllHandle(r.dir, dest, mode)
+	}
+	if err == nil {
+		return os.NewFile(uintptr(fd), dest), nil
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return nil, &os.PathError{Op: "openat2", Path: dest, Err: err}
+	}
+	parent := -1
+	defer func() {
+		if parent >= 0 {
+			unix.Close(parent)
+		}
+	}()
+	prefix := ""
+	for _, comp := range strings.Split(strings.Trim(filepath.Clean("/"+dest), "/"), "/") {
+		prefix += "/" + comp
+		fd, err := r.openInRoot(prefix, unix.O_PATH|unix.O_DIRECTORY)
+		if errors.Is(err, unix.ENOENT) {
+			dir := parent
+			if dir < 0 {
+				dir = int(r.dir.Fd())
+			}
+			merr := unix.Mkdirat(dir, comp, uint32(mode.Perm()))
+			if merr != nil && !errors.Is(merr, unix.EEXIST) {
+				return nil, &os.PathError{Op: "mkdirat", Path: prefix, Err: merr}
+			}
+			fd, err = r.openInRoot(prefix, unix.O_PATH|unix.O_DIRECTORY)
+			if merr != nil && errors.Is(err, unix.ENOENT) {
+				// Something exists there that leads nowhere: a
+				// dangling symlink. Not followed to create its
+				// target (as pathrs-lite refuses it too).
+				err = unix.ENOTDIR
+			}
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "openat2", Path: prefix, Err: err}
+		}
+		if parent >= 0 {
+			unix.Close(parent)
+		}
+		parent = fd
+	}
+	f := os.NewFile(uintptr(parent), dest)
+	parent = -1
+	return f, nil
 }
 
 // mountTarget is MkdirAll or CreateFile for the target of a mount, refusing
