@@ -71,6 +71,17 @@ func TestLeanInitFallsBackToGo(t *testing.T) {
 			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
 		},
 		"no_new_privs off": func(s *specs.Spec) { s.Process.NoNewPrivileges = false },
+		// No pid namespace of its own: other processes could name the
+		// waiter during the instant its exec leaves it dumpable.
+		"host pid namespace": func(s *specs.Spec) {
+			var ns []specs.LinuxNamespace
+			for _, n := range s.Linux.Namespaces {
+				if n.Type != specs.PIDNamespace {
+					ns = append(ns, n)
+				}
+			}
+			s.Linux.Namespaces = ns
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := e.bundle(mutate, "true")

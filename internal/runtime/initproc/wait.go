@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"unsafe"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
@@ -30,9 +32,14 @@ import (
 // same: startContainer hooks (run after the wait, by Go); a seccomp
 // filter with notify rules (its listener fd is sent after loading);
 // no_new_privs off (Landlock and seccomp then go up before the uid
-// switch, and the filter would apply to the waiter's own start); and
-// LSM exec labels (they would apply to the waiter's exec, not the
-// payload's).
+// switch, and the filter would apply to the waiter's own start); LSM
+// exec labels (they would apply to the waiter's exec, not the
+// payload's); and a joined pid namespace. That last one: an execve
+// makes a process dumpable until wait.c's first prctl, a few
+// microseconds; in a pid namespace of its own nothing but the host's
+// processes can name the init to ptrace it in that window, and those
+// could ptrace the payload too. In a joined one (a pod's shared pid
+// namespace) a sibling container could.
 
 // leanWaitable reports whether the lean waiter can stand in for this
 // init's wait.
@@ -40,7 +47,8 @@ func leanWaitable(c *Config, p *plan.Process) bool {
 	return c.FifoFD >= 0 && c.exe >= 0 && p.NoNewPrivileges &&
 		len(c.Plan.Hooks.StartContainer) == 0 &&
 		(p.Seccomp == nil || !p.Seccomp.Program.Notify) &&
-		p.ApparmorProfile == "" && p.SelinuxLabel == ""
+		p.ApparmorProfile == "" && p.SelinuxLabel == "" &&
+		slices.Contains(c.Plan.Namespaces.New, specs.PIDNamespace)
 }
 
 // openSelfExe opens the binary we run from (the sealed one) while the
