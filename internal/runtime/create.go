@@ -166,7 +166,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	CrashPoint("after-init-started")
 	state := &specs.State{Version: specs.Version, ID: id, Status: Creating, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations}
 	cfg := &initproc.Config{
-		Kind: initproc.KindInit, Plan: pl, Process: &pl.Process,
+		Kind: initproc.KindInit, Plan: pl, // its Process is pl.Process, not sent twice
 		BindTrees:   pl.Namespaces.Has(specs.UserNamespace),
 		PreserveFDs: o.PreserveFDs, FifoFD: p.fifoFD, ConsoleFD: p.consoleFD, ListenerFD: p.listenerFD,
 		State: specs.State{Version: specs.Version, ID: id, Status: Created, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations},

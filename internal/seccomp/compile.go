@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/bpf"
 )
@@ -29,7 +28,7 @@ func argHigh(i uint) uint32 { return offArgs + 8*uint32(i) + 4 }
 // container's init as JSON.
 type Program struct {
 	// Filter is the cBPF program.
-	Filter []unix.SockFilter `json:"filter"`
+	Filter Insns `json:"filter"`
 	// Flags are the SECCOMP_FILTER_FLAG_* bits the profile asked for.
 	// Install adds TSYNC, and NEW_LISTENER when Notify is set.
 	Flags uint `json:"flags"`

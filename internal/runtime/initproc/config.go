@@ -26,9 +26,11 @@ type Config struct {
 	// an exec, the container's plan as stored (its mounts name the
 	// writable ones in an exec error).
 	Plan *plan.Plan `json:"plan"`
-	// Process is the payload's plan: Plan.Process for a new container,
-	// the exec'd process's (plan.ForExec) for an exec.
-	Process *plan.Process `json:"process"`
+	// Process is the payload's plan: the exec'd process's (plan.ForExec)
+	// for an exec; for a new container it is not sent (it is
+	// Plan.Process, and its seccomp program is most of the frame) and
+	// the init points it there.
+	Process *plan.Process `json:"process,omitempty"`
 	// BindTrees: the container's root may be unable to look up bind
 	// mount sources (it is an unprivileged host uid), so once the
 	// rootfs is prepared the child asks (MsgBindSources) and the

@@ -43,6 +43,9 @@ func Main() {
 	c.exe = -1
 	switch c.Kind {
 	case KindInit:
+		if c.Process == nil && c.Plan != nil {
+			c.Process = &c.Plan.Process
+		}
 		c.exe = openSelfExe()
 		err = containerInit(&c, conn)
 	case KindExec:
