@@ -35,6 +35,10 @@ func newRunCmd(g *Globals) *cobra.Command {
 // runContainer is create + start (+ wait + delete in the foreground). With
 // a terminal and no --console-socket, we serve the console ourselves.
 func runContainer(root, id string, o runtime.CreateOptions, detach, keep bool) (int, error) {
+	var fwd *runtime.Forwarder
+	if !detach {
+		fwd = runtime.ForwardSignals()
+	}
 	var console *runtime.ConsoleReceiver
 	if o.ConsoleSocket == "" && !detach && terminalRequested(o.Bundle) {
 		var err error
@@ -67,7 +71,7 @@ func runContainer(root, id string, o runtime.CreateOptions, detach, keep bool) (
 	pid := c.State.Pid
 	// Waiting must not hold the container's lock: kill and state need it.
 	c.Close()
-	code, err := runtime.Wait(pid)
+	code, err := fwd.Wait(pid)
 	restore()
 	if err != nil {
 		return -1, err

@@ -134,6 +134,7 @@ type Stdio struct {
 // stdio. The container is removed afterwards with Options.Remove.
 func (e *Engine) RunForeground(p *Prepared, io Stdio) (int, error) {
 	id := p.Record.ID
+	fwd := runtime.ForwardSignals()
 	o := runtime.CreateOptions{Bundle: e.Dir(id), Stdin: io.Stdin, Stdout: io.Stdout, Stderr: io.Stderr}
 	var console *runtime.ConsoleReceiver
 	if p.Record.TTY {
@@ -148,7 +149,7 @@ func (e *Engine) RunForeground(p *Prepared, io Stdio) (int, error) {
 	if err != nil {
 		return e.failCreate(id, err)
 	}
-	code, err := runtime.Wait(pid)
+	code, err := fwd.Wait(pid)
 	restore()
 	if err != nil {
 		return exitcode.Tirith, err

@@ -15,20 +15,42 @@ import (
 	"golang.org/x/term"
 )
 
+// Forwarder passes the signals this process receives on to a container's
+// process. Subscribing to every signal is a round trip to the Go
+// runtime's signal thread per signal, about a millisecond in all (as much
+// again to unsubscribe): a command starts the Forwarder before it
+// creates the container, so that the subscription overlaps the create,
+// and a signal that arrives meanwhile waits for the payload instead of
+// killing the runtime half-way. It never unsubscribes: its commands exit
+// soon after the wait, and until then a signal is dropped rather than
+// stopping their cleanup.
+type Forwarder struct {
+	sigs  chan os.Signal
+	ready chan struct{}
+}
+
+// ForwardSignals starts subscribing to every signal.
+func ForwardSignals() *Forwarder {
+	f := &Forwarder{sigs: make(chan os.Signal, 32), ready: make(chan struct{})}
+	go func() {
+		signal.Notify(f.sigs)
+		close(f.ready)
+	}()
+	return f
+}
+
 // Wait waits for pid, which must be our child (the init of a container we
 // created, or an exec'd process: nsenter makes them ours with
 // CLONE_PARENT), forwarding the signals we receive to it. It returns the
 // shell-style exit code: the status, or 128+signal.
-func Wait(pid int) (int, error) {
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+func (f *Forwarder) Wait(pid int) (int, error) {
+	<-f.ready
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
 		for {
 			select {
-			case s := <-sigs:
+			case s := <-f.sigs:
 				sig, ok := s.(unix.Signal)
 				// SIGCHLD is about our own children; SIGURG is
 				// the Go runtime's preemption signal.
@@ -57,6 +79,10 @@ func Wait(pid int) (int, error) {
 		}
 	}
 }
+
+// Wait is ForwardSignals().Wait(pid), for a caller with nothing to
+// overlap the subscription with.
+func Wait(pid int) (int, error) { return ForwardSignals().Wait(pid) }
 
 // ConsoleReceiver is a console socket the runtime serves itself, for
 // `run` and `exec` with a terminal but without --console-socket: it

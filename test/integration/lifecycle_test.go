@@ -3,9 +3,11 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -165,6 +167,41 @@ func TestRunForegroundKilled(t *testing.T) {
 	r := <-done
 	if r.code != 137 {
 		t.Fatalf("run exit %d, want 137 (stderr %s)", r.code, r.stderr)
+	}
+	e.assertGone(id, b)
+}
+
+// A foreground `run` passes the signals it receives to the container: the
+// payload traps them and says which arrived.
+func TestRunForwardsSignals(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle(nil, "sh", "-c", "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.05; done")
+	id := e.id()
+	e.cleanup(id)
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	must(t, err)
+	defer out.Close()
+	cmd := exec.Command(runcBin, "--root", e.root, "run", "--bundle", b, id)
+	cmd.Stdout, cmd.Stderr = out, out
+	must(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	read := func() string { data, _ := os.ReadFile(out.Name()); return string(data) }
+	waitFor(t, "the payload's traps", func() bool { return strings.Contains(read(), "ready") })
+	waitFor(t, "SIGUSR1 to reach the payload", func() bool {
+		_ = cmd.Process.Signal(syscall.SIGUSR1)
+		time.Sleep(20 * time.Millisecond)
+		return strings.Contains(read(), "got-usr1")
+	})
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("run did not end after SIGTERM; output %q", read())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 7 || !strings.Contains(read(), "got-term") {
+		t.Fatalf("run after SIGTERM: exit %d, output %q; want the payload's trap (exit 7)", code, read())
 	}
 	e.assertGone(id, b)
 }
