@@ -210,9 +210,15 @@ func (c *compiler) entries(cfg *specs.LinuxSeccomp, a *archInfo) (map[uint32]*le
 		// Arguments are 32 bits wide; libseccomp compares the low halves.
 		mask = math.MaxUint32
 	}
-	rules := map[uint32][]rule{}
-	names := map[string]bool{}
-	nrName := map[uint32]string{}
+	// Sized up front: a default profile names some 350 syscalls per
+	// architecture, and growing these maps was most of a compile's time.
+	n := 0
+	for _, sc := range cfg.Syscalls {
+		n += len(sc.Names)
+	}
+	rules := make(map[uint32][]rule, n)
+	names := make(map[string]bool, n)
+	nrName := make(map[uint32]string, n)
 	for _, sc := range cfg.Syscalls {
 		ret, _ := actionValue(sc.Action, sc.ErrnoRet) // checked by Validate
 		r := rule{ret: ret}
@@ -229,11 +235,13 @@ func (c *compiler) entries(cfg *specs.LinuxSeccomp, a *archInfo) (map[uint32]*le
 			rules[nr] = append(rules[nr], r)
 		}
 	}
-	out := map[uint32]*leaf{}
+	out := make(map[uint32]*leaf, len(rules))
+	leaves := make([]leaf, 0, len(rules))
 	for nr, rs := range rules {
-		l := simplify(rs, c.defRet, width(a))
+		leaves = append(leaves, simplify(rs, c.defRet, width(a)))
+		l := &leaves[len(leaves)-1]
 		l.name = nrName[nr]
-		out[nr] = &l
+		out[nr] = l
 	}
 	return out, names
 }

@@ -117,22 +117,21 @@ type segment struct {
 // the same constant answer are merged, so an allowlist's runs of allowed
 // numbers cost one tree node each rather than one per syscall.
 func segments(base []segment, entries map[uint32]*leaf) []segment {
-	bounds := map[uint32]bool{}
+	// Every segment boundary, sorted and deduplicated (a slice: a map
+	// of them cost more than the rest of the compile).
+	starts := make([]uint32, 0, len(base)+2*len(entries))
 	for _, b := range base {
-		bounds[b.start] = true
+		starts = append(starts, b.start)
 	}
 	for nr := range entries {
-		bounds[nr] = true
+		starts = append(starts, nr)
 		if nr != math.MaxUint32 {
-			bounds[nr+1] = true
+			starts = append(starts, nr+1)
 		}
 	}
-	starts := make([]uint32, 0, len(bounds))
-	for b := range bounds {
-		starts = append(starts, b)
-	}
 	slices.Sort(starts)
-	var out []segment
+	starts = slices.Compact(starts)
+	out := make([]segment, 0, len(starts))
 	bi := 0
 	for _, s := range starts {
 		for bi+1 < len(base) && base[bi+1].start <= s {
