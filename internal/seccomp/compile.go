@@ -41,7 +41,7 @@ type Program struct {
 	// Stats describe the filter's size and speed.
 	Stats Stats `json:"stats"`
 
-	comments map[int]string
+	notes []bpf.Note // the disassembly's comments, formatted when asked
 }
 
 // Stats describe a compiled filter.
@@ -62,7 +62,7 @@ type Stats struct {
 // Disassemble renders the filter for humans, one instruction per line,
 // with the syscall each leaf belongs to.
 func (p *Program) Disassemble() string {
-	return bpf.Disassemble(p.Filter, p.comments)
+	return bpf.Disassemble(p.Filter, bpf.Comments(p.notes))
 }
 
 // Compile compiles an OCI seccomp profile into a filter for goarch (a
@@ -166,11 +166,11 @@ func Compile(cfg *specs.LinuxSeccomp, goarch string) (*Program, error) {
 		b.Comment("nr (arch %#x)", t.auditArch)
 		c.tree(t.segs, 1<<32, width(archByAudit(arches, t.auditArch)))
 	}
-	filter, comments, err := b.ProgramWithComments()
+	filter, notes, err := b.ProgramWithNotes()
 	if err != nil {
 		return nil, fmt.Errorf("assemble filter: %w", err)
 	}
-	prog.Filter, prog.comments = filter, comments
+	prog.Filter, prog.notes = filter, notes
 	prog.Stats.Instructions = len(filter)
 	if prog.Stats.MaxPathLength, err = bpf.PathStats(filter); err != nil {
 		return nil, fmt.Errorf("assemble filter: %w", err)
@@ -251,9 +251,9 @@ func (c *compiler) entries(cfg *specs.LinuxSeccomp, a *archInfo) (map[uint32]*le
 func (c *compiler) tree(segs []segment, end uint64, width int) {
 	b := c.b
 	if len(segs) == 1 {
-		what := segs[0].leaf.name
-		if what == "" || uint64(segs[0].start)+1 != end {
-			what = fmt.Sprintf("nr %#x-%#x", segs[0].start, end-1)
+		what := leafName{name: segs[0].leaf.name, lo: uint64(segs[0].start), hi: end - 1}
+		if what.lo != what.hi {
+			what.name = ""
 		}
 		c.leaf(segs[0].leaf, width, what)
 		return
@@ -274,7 +274,21 @@ func (c *compiler) ret(v uint32) {
 	c.b.Ret(v)
 }
 
-func (c *compiler) leaf(l *leaf, width int, what string) {
+// leafName names a leaf in the disassembly's comments: its syscall, or
+// its range of numbers. Formatted only if the disassembly is asked for.
+type leafName struct {
+	name   string
+	lo, hi uint64
+}
+
+func (n leafName) String() string {
+	if n.name != "" {
+		return n.name
+	}
+	return fmt.Sprintf("nr %#x-%#x", n.lo, n.hi)
+}
+
+func (c *compiler) leaf(l *leaf, width int, what leafName) {
 	b := c.b
 	for i := 0; i < len(l.rules); i++ {
 		if n := eqGroup(l.rules[i:], width); n > 1 {
@@ -290,11 +304,11 @@ func (c *compiler) leaf(l *leaf, width int, what string) {
 			b.Bind(pass)
 		}
 		c.ret(r.ret)
-		b.Comment("%s: rule %d matched", what, i)
+		b.Comment("%v: rule %d matched", what, i)
 		b.Bind(next)
 	}
 	c.ret(l.fallback)
-	b.Comment("%s", what)
+	b.Comment("%v", what)
 }
 
 // eqGroup returns how many rules at the start of rules form a set of

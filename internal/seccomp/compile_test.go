@@ -419,7 +419,7 @@ func TestProgramJSON(t *testing.T) {
 	if err := json.Unmarshal(data, &q); err != nil {
 		t.Fatal(err)
 	}
-	p.comments = nil
+	p.notes = nil
 	if !reflect.DeepEqual(p, &q) {
 		t.Errorf("JSON round trip changed the program:\n%+v\n%+v", p, q)
 	}
