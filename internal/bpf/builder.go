@@ -13,13 +13,13 @@ type Label int
 // node is one instruction of a program under construction, or a label
 // marker (which occupies no space).
 type node struct {
-	label   Label // >= 0 for a marker, -1 for an instruction
-	ins     unix.SockFilter
-	jt, jf  Label // targets of a conditional jump, or jt of BPF_JA
-	jump    bool  // jt/jf are symbolic
-	farT    bool  // jt needs a trampoline (long jump)
-	farF    bool  // jf needs a trampoline
-	note    *Note // its comment, formatted only when asked for
+	label  Label // >= 0 for a marker, -1 for an instruction
+	ins    unix.SockFilter
+	jt, jf Label // targets of a conditional jump, or jt of BPF_JA
+	jump   bool  // jt/jf are symbolic
+	farT   bool  // jt needs a trampoline (long jump)
+	farF   bool  // jf needs a trampoline
+	note   *Note // its comment, formatted only when asked for
 }
 
 // Note is a comment on one instruction of a finished program, kept
