@@ -3,6 +3,7 @@ package seccomp
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -16,17 +17,17 @@ const x32SyscallBit = 0x40000000
 // syscall tree for.
 type archInfo struct {
 	arch      specs.Arch
-	auditArch uint32            // seccomp_data.arch, AUDIT_ARCH_* from <linux/audit.h>
-	table     map[string]uint32 // name -> number
-	bits32    bool              // arguments are 32 bits wide
+	auditArch uint32                   // seccomp_data.arch, AUDIT_ARCH_* from <linux/audit.h>
+	table     func() map[string]uint32 // name -> number, built on first use
+	bits32    bool                     // arguments are 32 bits wide
 }
 
 var archInfos = map[specs.Arch]*archInfo{
-	specs.ArchX86_64:  {arch: specs.ArchX86_64, auditArch: unix.AUDIT_ARCH_X86_64, table: sysnumX86_64},
-	specs.ArchX32:     {arch: specs.ArchX32, auditArch: unix.AUDIT_ARCH_X86_64, table: sysnumX32},
-	specs.ArchX86:     {arch: specs.ArchX86, auditArch: unix.AUDIT_ARCH_I386, table: sysnumX86, bits32: true},
-	specs.ArchAARCH64: {arch: specs.ArchAARCH64, auditArch: unix.AUDIT_ARCH_AARCH64, table: sysnumAARCH64},
-	specs.ArchARM:     {arch: specs.ArchARM, auditArch: unix.AUDIT_ARCH_ARM, table: sysnumARM, bits32: true},
+	specs.ArchX86_64:  {arch: specs.ArchX86_64, auditArch: unix.AUDIT_ARCH_X86_64, table: sync.OnceValue(sysnumX86_64)},
+	specs.ArchX32:     {arch: specs.ArchX32, auditArch: unix.AUDIT_ARCH_X86_64, table: sync.OnceValue(sysnumX32)},
+	specs.ArchX86:     {arch: specs.ArchX86, auditArch: unix.AUDIT_ARCH_I386, table: sync.OnceValue(sysnumX86), bits32: true},
+	specs.ArchAARCH64: {arch: specs.ArchAARCH64, auditArch: unix.AUDIT_ARCH_AARCH64, table: sync.OnceValue(sysnumAARCH64)},
+	specs.ArchARM:     {arch: specs.ArchARM, auditArch: unix.AUDIT_ARCH_ARM, table: sync.OnceValue(sysnumARM), bits32: true},
 }
 
 // goarchs maps a GOARCH to its native seccomp architecture and the
@@ -89,7 +90,7 @@ func SyscallNumber(arch specs.Arch, name string) (uint32, bool) {
 	if !ok {
 		return 0, false
 	}
-	nr, ok := a.table[name]
+	nr, ok := a.table()[name]
 	return nr, ok
 }
 
@@ -99,8 +100,8 @@ func SyscallNames(arch specs.Arch) []string {
 	if !ok {
 		return nil
 	}
-	names := make([]string, 0, len(a.table))
-	for n := range a.table {
+	names := make([]string, 0, len(a.table()))
+	for n := range a.table() {
 		names = append(names, n)
 	}
 	slices.Sort(names)

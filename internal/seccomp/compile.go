@@ -225,8 +225,9 @@ func (c *compiler) entries(cfg *specs.LinuxSeccomp, a *archInfo) (map[uint32]*le
 		for _, arg := range sc.Args {
 			r.conds = append(r.conds, cond{index: arg.Index, op: arg.Op, value: arg.Value & mask, two: arg.ValueTwo & mask})
 		}
+		table := a.table()
 		for _, n := range sc.Names {
-			nr, ok := a.table[n]
+			nr, ok := table[n]
 			if !ok {
 				continue
 			}

@@ -96,7 +96,7 @@ func naive(t testing.TB, cfg *specs.LinuxSeccomp, goarch string, in input) uint3
 	for _, sc := range cfg.Syscalls {
 		named := false
 		for _, n := range sc.Names {
-			if nr, ok := info.table[n]; ok && nr == in.nr {
+			if nr, ok := info.table()[n]; ok && nr == in.nr {
 				named = true
 			}
 		}

@@ -112,12 +112,16 @@ func main() {
 			}
 			return names[i] < names[j]
 		})
+		// A function, not a map variable: a map literal is built when
+		// the package initialises, in every start of the binary (the
+		// container init's too); arch.go builds each table once, when
+		// first asked.
 		fmt.Fprintf(&buf, "// %s maps syscall names to numbers on %s.\n", v.varName, v.doc)
-		fmt.Fprintf(&buf, "var %s = map[string]uint32{\n", v.varName)
+		fmt.Fprintf(&buf, "func %s() map[string]uint32 {\n\treturn map[string]uint32{\n", v.varName)
 		for _, n := range names {
 			fmt.Fprintf(&buf, "\t%q: %#x,\n", n, t[n])
 		}
-		buf.WriteString("}\n\n")
+		buf.WriteString("}\n}\n\n")
 	}
 	src, err := format.Source(buf.Bytes())
 	if err != nil {
