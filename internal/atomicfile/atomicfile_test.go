@@ -7,10 +7,16 @@ import (
 )
 
 func TestWriteReplacesAndLeavesNoTemp(t *testing.T) {
+	for name, write := range map[string]func(string, []byte, os.FileMode) error{"Write": Write, "Replace": Replace} {
+		t.Run(name, func(t *testing.T) { testReplaces(t, write) })
+	}
+}
+
+func testReplaces(t *testing.T, write func(string, []byte, os.FileMode) error) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "state.json")
 	for _, content := range []string{"old", "new"} {
-		if err := Write(p, []byte(content), 0o600); err != nil {
+		if err := write(p, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		got, err := os.ReadFile(p)
@@ -26,7 +32,7 @@ func TestWriteReplacesAndLeavesNoTemp(t *testing.T) {
 	if len(ents) != 1 {
 		t.Fatalf("temp files left: %v", ents)
 	}
-	if err := Write(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
+	if err := write(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
 		t.Fatal("write into a missing directory succeeded")
 	}
 }

@@ -28,7 +28,7 @@ func (c *Container) savePlan(a *Applied) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(c.dir, planFile), data, 0o600)
+	return atomicfile.Replace(filepath.Join(c.dir, planFile), data, 0o600)
 }
 
 // ErrNoPlan: the container was created by a runtime that stored none

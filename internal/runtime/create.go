@@ -353,7 +353,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(abs, []byte(strconv.Itoa(pid)), 0o644)
+	return atomicfile.Replace(abs, []byte(strconv.Itoa(pid)), 0o644)
 }
 
 // abort undoes a failed create: kill whatever runs in the cgroup, then

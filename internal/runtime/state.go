@@ -132,7 +132,7 @@ func (c *Container) save() error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(c.dir, stateFile), data, 0o600)
+	return atomicfile.Replace(filepath.Join(c.dir, stateFile), data, 0o600)
 }
 
 // Status derives the container's status from the kernel, not from what was
