@@ -45,9 +45,9 @@ type images struct {
 	pushS      float64 // seconds to push the image into the registry (once, unmeasured)
 	podmanVer  string
 	driver     string
-	skipReason string // whole section skipped
-	podmanSkip string // podman part skipped or failed
-	pullSkip   string // pull part skipped (the registry could not be set up)
+	skipReason string    // whole section skipped
+	podmanSkip string    // podman part skipped or failed
+	pullSkip   string    // pull part skipped (the registry could not be set up)
 	load       [2]string // load average before and after the runs
 }
 
