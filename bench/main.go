@@ -4,6 +4,7 @@
 //	go run ./bench            # full run (-n 50)
 //	go run ./bench -quick     # -n 10, fewer repetitions
 //	go run ./bench -frontend-only -n 10   # only tirith run vs podman run, printed
+//	go run ./bench -images-only           # only import and pull vs podman, printed
 //
 // It needs root, runc, crun and util-linux's unshare; podman is optional (it installs
 // nothing). It re-executes itself under `unshare --mount --propagation
@@ -36,7 +37,12 @@
 //     bundle's rootfs as a docker-archive, loaded into both), and
 //     `tirith run --rm tirith/demo`; podman is optional (the section says
 //     how to install it when it is missing), with a throw-away
-//     --root/--runroot/--tmpdir under the work dir (bench/podman.go).
+//     --root/--runroot/--tmpdir under the work dir (bench/podman.go);
+//  8. images: `tirith import` vs `podman import` of one Debian rootfs tar
+//     (-debian-tar, default the real-image tests' cached one), and
+//     `tirith pull` vs `podman pull` of it from an in-process registry on
+//     127.0.0.1 (bench/images.go);
+//  9. the runtime binary seal's cost per create (bench/seal.go).
 package main
 
 import (
@@ -64,7 +70,11 @@ type options struct {
 	quick   bool
 	// frontEndOnly runs only measurement 7 and prints it (no report file).
 	frontEndOnly bool
-	args         []string // the command line, for the report
+	// imagesOnly runs only measurement 8 and prints it.
+	imagesOnly bool
+	debianTar  string   // rootfs tar for measurement 8 ("" = newest cached)
+	imgRuns    int      // runs of each import and pull
+	args       []string // the command line, for the report
 }
 
 func main() {
@@ -79,6 +89,9 @@ func main() {
 	flag.BoolVar(&o.profile, "profile", true, "profile tirith with strace (skipped if strace is missing)")
 	flag.BoolVar(&o.quick, "quick", false, "quick mode: -n 10, one repetition of the concurrency and syscall tests, 1e6 iterations")
 	flag.BoolVar(&o.frontEndOnly, "frontend-only", false, "run only the tirith run vs podman run section and print it (BENCHMARKS.md is not written)")
+	flag.BoolVar(&o.imagesOnly, "images-only", false, "run only the import and pull vs podman section and print it (BENCHMARKS.md is not written)")
+	flag.StringVar(&o.debianTar, "debian-tar", "", "Debian rootfs tar for the images section (default: the newest "+debianTarGlob+")")
+	flag.IntVar(&o.imgRuns, "image-runs", 3, "runs of each import and pull in the images section")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -97,8 +110,11 @@ func main() {
 		}
 	}
 	o.args = os.Args[1:]
-	if o.n < 1 || o.conc < 1 || o.concRep < 1 || o.iters < 1 || o.scRep < 1 {
-		fatalf("-n, -c, -c-reps, -iters and -sc-reps must be positive")
+	if o.n < 1 || o.conc < 1 || o.concRep < 1 || o.iters < 1 || o.scRep < 1 || o.imgRuns < 1 {
+		fatalf("-n, -c, -c-reps, -iters, -sc-reps and -image-runs must be positive")
+	}
+	if o.frontEndOnly && o.imagesOnly {
+		fatalf("-frontend-only and -images-only exclude each other")
 	}
 
 	if os.Getenv(innerEnv) != "1" {

@@ -63,10 +63,16 @@ type frontEnd struct {
 
 // podmanCmd builds a podman command with the harness's global flags.
 func (e *env) podmanCmd(bin, driver string, args ...string) *exec.Cmd {
+	return e.podmanCmdIn("podman", bin, driver, args...)
+}
+
+// podmanCmdIn is podmanCmd with the store, run state and tmpdir under
+// $W/PREFIX-root, PREFIX-runroot and PREFIX-tmp (podmanPrefixes).
+func (e *env) podmanCmdIn(prefix, bin, driver string, args ...string) *exec.Cmd {
 	g := []string{
-		"--root", filepath.Join(e.dir, "podman-root"),
-		"--runroot", filepath.Join(e.dir, "podman-runroot"),
-		"--tmpdir", filepath.Join(e.dir, "podman-tmp"),
+		"--root", filepath.Join(e.dir, prefix+"-root"),
+		"--runroot", filepath.Join(e.dir, prefix+"-runroot"),
+		"--tmpdir", filepath.Join(e.dir, prefix+"-tmp"),
 		"--storage-driver", driver,
 	}
 	g = append(g, podmanGlobal...)
@@ -215,6 +221,10 @@ func (e *env) podmanSetup(f *frontEnd, podman, archive string) string {
 	return ""
 }
 
+// podmanPrefixes name the harness's podman stores: section 7's and
+// section 8's (images).
+var podmanPrefixes = []string{"podman", "podman-img"}
+
 // podmanTraces are what podman leaves on the host whatever its --root,
 // --runroot and --tmpdir: its SHM lock, the blob-info cache, the network
 // config dir, and the conmon cgroups under libpod_parent (cgroupfs).
@@ -247,11 +257,14 @@ func (e *env) cleanupPodman(before map[string]bool) {
 	if err != nil {
 		return
 	}
-	if _, err := os.Stat(filepath.Join(e.dir, "podman-root")); err == nil {
+	for _, prefix := range podmanPrefixes {
+		if _, err := os.Stat(filepath.Join(e.dir, prefix+"-root")); err != nil {
+			continue
+		}
 		for _, driver := range []string{"overlay", "vfs"} {
-			if _, err := os.Stat(filepath.Join(e.dir, "podman-root", driver)); err == nil {
-				_ = e.execCmd(e.podmanCmd(podman, driver, "rm", "--all", "--force"), false)
-				_ = e.execCmd(e.podmanCmd(podman, driver, "system", "reset", "--force"), false)
+			if _, err := os.Stat(filepath.Join(e.dir, prefix+"-root", driver)); err == nil {
+				_ = e.execCmd(e.podmanCmdIn(prefix, podman, driver, "rm", "--all", "--force"), false)
+				_ = e.execCmd(e.podmanCmdIn(prefix, podman, driver, "system", "reset", "--force"), false)
 			}
 		}
 	}

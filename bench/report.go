@@ -39,6 +39,11 @@ func run(o *options) error {
 		fmt.Print(e.frontEndReport(o, fe))
 		return nil
 	}
+	if o.imagesOnly {
+		im := e.images(o)
+		fmt.Printf("| target | measured | met |\n|---|---|---|\n%s\n%s", im.targetRows(), im.report())
+		return nil
+	}
 
 	lc, err := e.lifecycle(o)
 	if err != nil {
@@ -62,10 +67,11 @@ func run(o *options) error {
 	}
 	prof := e.profile(o)
 	fe := e.frontEnds(o)
+	im := e.images(o)
 	seal := e.sealCost()
 	e.facts = append(e.facts, "load average at end: "+loadavg()+" (other work on the machine shows up as spread, not as bias: runtimes are interleaved)")
 
-	md := e.report(o, lc, scl, sc, lo, cc, prof, fe, time.Since(start)) + "\n" + seal.report()
+	md := e.report(o, lc, scl, sc, lo, cc, prof, fe, im, time.Since(start)) + "\n" + seal.report()
 	fmt.Print(md)
 	if o.out != "" && o.out != "-" {
 		path := o.out
@@ -139,7 +145,7 @@ func verdict(v, bound, noise float64) string {
 }
 
 func (e *env) report(o *options, lc *lifecycle, scl samples, sc *syscallCost, lo map[string]leftover,
-	cc samples, prof *profileResult, fe *frontEnd, took time.Duration) string {
+	cc samples, prof *profileResult, fe *frontEnd, im *images, took time.Duration) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	cmdline := "go run ./bench"
@@ -202,8 +208,9 @@ func (e *env) report(o *options, lc *lifecycle, scl samples, sc *syscallCost, lo
 		filt("tirith/tirith"), filt("tirith/moby"), filt("runc/moby"), filt("crun/moby"), verdict(max(filt("tirith/tirith"), filt("tirith/moby")), libMin, 2))
 	w("| the same, worst of the four syscalls timed | tirith+tirith %+.1f ns, tirith+moby %+.1f ns; runc+moby %+.1f ns, crun+moby %+.1f ns | %s |\n",
 		worst("tirith/tirith"), worst("tirith/moby"), worst("runc/moby"), worst("crun/moby"), verdict(max(worst("tirith/tirith"), worst("tirith/moby")), libWorstMin, 2))
-	w("| peak RSS < ½ runc's (max of create, start, created init) | tirith %.0f KiB vs runc %.0f KiB = %s (crun %.0f KiB) | %s |\n\n",
+	w("| peak RSS < ½ runc's (max of create, start, created init) | tirith %.0f KiB vs runc %.0f KiB = %s (crun %.0f KiB) | %s |\n",
 		peak("tirith"), peak("runc"), ratio(peak("tirith"), peak("runc")), peak("crun"), yes(peak("tirith") < 0.5*peak("runc")))
+	w("%s\n", im.targetRows())
 	w("(Seccomp costs are differences of ns/op minima, compared with the better of runc and crun; they carry about ±2 ns of noise.)\n\n")
 
 	w("## 1. Lifecycle latency (no seccomp)\n\n")
@@ -324,6 +331,7 @@ func (e *env) report(o *options, lc *lifecycle, scl samples, sc *syscallCost, lo
 	}
 	w("%s", analysis(L, lc.mem, prof))
 	w("\n%s", e.frontEndReport(o, fe))
+	w("%s", im.report())
 	return b.String()
 }
 

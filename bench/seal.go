@@ -53,7 +53,7 @@ func (e *env) sealCost() *sealCost {
 
 func (s *sealCost) report() string {
 	var b strings.Builder
-	b.WriteString("## 8. Runtime binary seal\n\n")
+	b.WriteString("## 9. Runtime binary seal\n\n")
 	b.WriteString("Each create and exec seals the runtime binary against CVE-2019-5736 on a detached read-only mount " +
 		"(`open_tree(OPEN_TREE_CLONE)` of `/proc/self/exe` + `mount_setattr(MOUNT_ATTR_RDONLY)`, closed once the init has exec'd): " +
 		"nothing is left mounted on the host. The sealed memfd copy is the fallback on kernels without `mount_setattr`. " +

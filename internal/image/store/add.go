@@ -58,35 +58,72 @@ func (s *Store) putBlob(ctx context.Context, digest string, size int64, r io.Rea
 	if err != nil {
 		return err
 	}
-	final := s.blobPath(h)
-	if _, err := os.Stat(final); err == nil {
+	if _, err := os.Stat(s.blobPath(h)); err == nil {
 		return nil
 	}
-	f, err := os.CreateTemp(s.tmpDir(), "blob-"+h[:12]+"-*")
+	f, got, n, err := s.writeTemp(ctx, "blob-"+h[:12]+"-*", size, r, onWrite)
 	if err != nil {
 		return fmt.Errorf("store blob %s: %w", digest, err)
 	}
-	tmp := f.Name()
-	defer func() {
-		f.Close()
-		os.Remove(tmp) // no-op after a successful rename
-	}()
+	defer discard(f)
+	if got != h {
+		return fmt.Errorf("store blob %s: content has digest sha256:%s: refusing it", digest, got)
+	}
+	if size >= 0 && n != size {
+		return fmt.Errorf("store blob %s: got %d bytes, want %d", digest, n, size)
+	}
+	if err := s.publishBlob(f, h); err != nil {
+		return fmt.Errorf("store blob %s: %w", digest, err)
+	}
+	return nil
+}
+
+// putStream stores r as a blob named by the digest of what was read, and
+// returns that digest and the size: for content whose digest nobody
+// announced (an imported layer). Same path as putBlob: tmp/, fsync, rename.
+func (s *Store) putStream(ctx context.Context, r io.Reader) (string, int64, error) {
+	f, h, n, err := s.writeTemp(ctx, "blob-*", -1, r, nil)
+	if err != nil {
+		return "", 0, fmt.Errorf("store blob: %w", err)
+	}
+	defer discard(f)
+	if _, err := os.Stat(s.blobPath(h)); err == nil {
+		return "sha256:" + h, n, nil // verified when it came in
+	}
+	if err := s.publishBlob(f, h); err != nil {
+		return "", 0, fmt.Errorf("store blob sha256:%s: %w", h, err)
+	}
+	return "sha256:" + h, n, nil
+}
+
+// writeTemp copies r into a new file in tmp/ (name pattern pattern),
+// hashing it on the way, and stops at more than size bytes (size >= 0).
+// It returns the open file, the hex sha256 and the byte count; the caller
+// discards the file unless publishBlob renamed it.
+func (s *Store) writeTemp(ctx context.Context, pattern string, size int64, r io.Reader, onWrite func(int64)) (*os.File, string, int64, error) {
+	f, err := os.CreateTemp(s.tmpDir(), pattern)
+	if err != nil {
+		return nil, "", 0, err
+	}
 	hash := sha256.New()
 	w := io.MultiWriter(f, hash)
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, 1<<20)
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("store blob %s: %w", digest, err)
+			discard(f)
+			return nil, "", 0, err
 		}
 		m, rerr := r.Read(buf)
 		if m > 0 {
 			if _, err := w.Write(buf[:m]); err != nil {
-				return fmt.Errorf("store blob %s: %w", digest, err)
+				discard(f)
+				return nil, "", 0, err
 			}
 			n += int64(m)
 			if size >= 0 && n > size {
-				return fmt.Errorf("store blob %s: more than the %d bytes announced", digest, size)
+				discard(f)
+				return nil, "", 0, fmt.Errorf("more than the %d bytes announced", size)
 			}
 			if onWrite != nil {
 				onWrite(n)
@@ -96,22 +133,30 @@ func (s *Store) putBlob(ctx context.Context, digest string, size int64, r io.Rea
 			break
 		}
 		if rerr != nil {
-			return fmt.Errorf("store blob %s: %w", digest, rerr)
+			discard(f)
+			return nil, "", 0, rerr
 		}
 	}
-	if got := hex.EncodeToString(hash.Sum(nil)); got != h {
-		return fmt.Errorf("store blob %s: content has digest sha256:%s: refusing it", digest, got)
-	}
-	if size >= 0 && n != size {
-		return fmt.Errorf("store blob %s: got %d bytes, want %d", digest, n, size)
-	}
+	return f, hex.EncodeToString(hash.Sum(nil)), n, nil
+}
+
+// publishBlob fsyncs the verified temp file f and renames it to
+// blobs/sha256/<h>.
+func (s *Store) publishBlob(f *os.File, h string) error {
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("store blob %s: %w", digest, err)
+		return err
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("store blob %s: %w", digest, err)
+	final := s.blobPath(h)
+	if err := os.Rename(f.Name(), final); err != nil {
+		return err
 	}
 	return syncDir(filepath.Dir(final))
+}
+
+// discard closes and removes a temp file (a no-op remove once renamed).
+func discard(f *os.File) {
+	f.Close()
+	os.Remove(f.Name())
 }
 
 func (s *Store) putBytes(ctx context.Context, digest string, b []byte) error {
@@ -203,7 +248,11 @@ func (s *Store) add(ctx context.Context, img v1.Image, names, digests []string, 
 		return nil, err
 	}
 	defer unlock()
+	return s.addLocked(ctx, img, names, digests, pr)
+}
 
+// addLocked is add for a caller that holds the store lock (shared).
+func (s *Store) addLocked(ctx context.Context, img v1.Image, names, digests []string, pr *progress) (*Image, error) {
 	rawManifest, err := img.RawManifest()
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)

@@ -92,7 +92,7 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opts Options) (*Result
 	root := os.NewFile(uintptr(rootFd), dir)
 	defer root.Close()
 
-	stream, closeStream, err := decompress(r)
+	stream, closeStream, err := Decompress(r)
 	if err != nil {
 		return nil, err
 	}
@@ -158,9 +158,11 @@ var (
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
-// decompress sniffs r's format. Both OCI layer compressions are handled
-// here (klauspost's gzip is markedly faster than compress/gzip).
-func decompress(r io.Reader) (io.Reader, func(), error) {
+// Decompress returns the tar stream of r, which may be gzip or zstd
+// compressed or a plain tar (detected from its first bytes), and a func
+// releasing the decompressor. Both OCI layer compressions are handled here
+// (klauspost's gzip is markedly faster than compress/gzip).
+func Decompress(r io.Reader) (io.Reader, func(), error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic, _ := br.Peek(4)
 	switch {
