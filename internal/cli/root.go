@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -110,6 +111,17 @@ func newFrontEndRoot(name string, g *Globals) *cobra.Command {
 			// Before anything (a --log file included) is created.
 			if err := frontEndNeedsRoot(cmd); err != nil {
 				return err
+			}
+			// The bundles name their rootfs by these paths, and the
+			// runtime resolves a bundle's relative paths against
+			// the bundle: a relative --storage or --root would be
+			// looked up in the wrong place.
+			for _, p := range []*string{&g.Storage, &g.Root} {
+				abs, err := filepath.Abs(*p)
+				if err != nil {
+					return err
+				}
+				*p = abs
 			}
 			return setupLogging(g)
 		},

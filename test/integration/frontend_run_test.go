@@ -2,6 +2,7 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -327,5 +328,22 @@ func TestFrontendBuiltinImage(t *testing.T) {
 	}
 	if landlock.ABI() > 0 && !strings.Contains(r.stdout, "refused by Landlock") {
 		t.Errorf("wall 4 line does not show a Landlock refusal:\n%s", r.stdout)
+	}
+}
+
+// Relative --storage and --root are taken from the working directory, as
+// Docker's and runc's are (the bundle used to resolve them against itself).
+func TestFrontendRelativeStorage(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	testutil.OpenToAll(t, dir)
+	cmd := exec.Command(tirithBin, "--storage", "store", "--root", "state", "run", "--rm", "tirith/demo")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "wall 7 filesystem") {
+		t.Fatalf("run with relative --storage and --root: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "store")); err != nil {
+		t.Errorf("the store is not under the working directory: %v", err)
 	}
 }
