@@ -271,3 +271,8 @@ func (ra *readAhead) Close() {
 		<-ra.exited
 	}
 }
+
+// Decompress returns the tar stream of a layer blob, gzip, zstd or plain,
+// and a function that releases the decompressor. Readers of a layer that
+// do not unpack it (the image audit) use it.
+func Decompress(r io.Reader) (io.Reader, func(), error) { return decompress(r) }

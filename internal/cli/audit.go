@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/tirith-project/tirith/internal/audit"
+	"github.com/tirith-project/tirith/internal/image/store"
+)
+
+// auditOutput is the flags every audit shares: how to print, and when
+// to exit 1.
+type auditOutput struct {
+	format string
+	failOn string
+}
+
+func (o *auditOutput) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.format, "format", "table", "output format: "+strings.Join(audit.Formats, ", "))
+	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "exit 1 when a warn or fail finding is at or above this severity (info, low, medium, high, critical)")
+}
+
+// check validates the flags before any work is done.
+func (o *auditOutput) check() error {
+	switch o.format {
+	case "table", "json", "sarif":
+	default:
+		return fmt.Errorf("--format: unknown format %q (want %s)", o.format, strings.Join(audit.Formats, ", "))
+	}
+	if o.failOn != "" {
+		if _, err := audit.ParseSeverity(o.failOn); err != nil {
+			return fmt.Errorf("--fail-on: %w", err)
+		}
+	}
+	return nil
+}
+
+// emit prints r and turns --fail-on into exit code 1.
+func (o *auditOutput) emit(cmd *cobra.Command, r *audit.Report) error {
+	out := cmd.OutOrStdout()
+	colour := false
+	if f, ok := out.(*os.File); ok && o.format == "table" {
+		colour = term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == ""
+	}
+	if err := audit.Write(out, r, o.format, colour, Version); err != nil {
+		return err
+	}
+	if o.failOn == "" {
+		return nil
+	}
+	min, _ := audit.ParseSeverity(o.failOn)
+	if bad := r.AtOrAbove(min); len(bad) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "tirith audit: %d finding(s) at or above %s\n", len(bad), min)
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+func newAuditCmd(g *Globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Audit an image, a container or the host (table, JSON or SARIF)",
+		Args:  noUnknownVerb,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newAuditImageCmd(g))
+	return cmd
+}
+
+func newAuditImageCmd(g *Globals) *cobra.Command {
+	var (
+		o    auditOutput
+		opts audit.ImageOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "image [--format table|json|sarif] [--fail-on SEVERITY] [--allow-secret NAME|PATH] [--allow-setuid PATH] IMAGE",
+		Short: "Audit an image in the store without running it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.check(); err != nil {
+				return frontEndError(cmd, err)
+			}
+			r, err := auditImage(g, args[0], opts)
+			if err != nil {
+				return frontEndError(cmd, err)
+			}
+			return o.emit(cmd, r)
+		},
+	}
+	o.register(cmd)
+	cmd.Flags().StringArrayVar(&opts.AllowSecrets, "allow-secret", nil, "an ENV or label name (NAME, PREFIX*) or a file path not to report as a secret (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.AllowSetuid, "allow-setuid", nil, "a path whose setuid/setgid bits are accepted (repeatable)")
+	dockerFlagErrors(cmd)
+	return cmd
+}
+
+func auditImage(g *Globals, ref string, opts audit.ImageOptions) (*audit.Report, error) {
+	st, err := store.Open(g.Storage)
+	if err != nil {
+		return nil, err
+	}
+	img, err := st.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	in, err := audit.StoreImage(st, img, ref)
+	if err != nil {
+		return nil, err
+	}
+	return audit.Image(in, opts)
+}
