@@ -22,7 +22,7 @@ type tfile struct {
 	body string
 }
 
-func dir(name string, mode int64) tfile    { return tfile{name: name, typ: tar.TypeDir, mode: mode} }
+func dir(name string, mode int64) tfile { return tfile{name: name, typ: tar.TypeDir, mode: mode} }
 func file(name string, mode int64, body string) tfile {
 	return tfile{name: name, typ: tar.TypeReg, mode: mode, body: body}
 }
