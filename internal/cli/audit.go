@@ -9,6 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tirith-project/tirith/internal/audit"
+	"github.com/tirith-project/tirith/internal/engine"
 	"github.com/tirith-project/tirith/internal/image/store"
 )
 
@@ -67,7 +68,7 @@ func newAuditCmd(g *Globals) *cobra.Command {
 		Args:  noUnknownVerb,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newAuditImageCmd(g))
+	cmd.AddCommand(newAuditImageCmd(g), newAuditContainerCmd(g))
 	return cmd
 }
 
@@ -112,4 +113,59 @@ func auditImage(g *Globals, ref string, opts audit.ImageOptions) (*audit.Report,
 		return nil, err
 	}
 	return audit.Image(in, opts)
+}
+
+func newAuditContainerCmd(g *Globals) *cobra.Command {
+	var o auditOutput
+	cmd := &cobra.Command{
+		Use:   "container [--format table|json|sarif] [--fail-on SEVERITY] NAME|ID|PID",
+		Short: "Audit a running container's walls from the host (Tirith's, or any runtime's by pid)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.check(); err != nil {
+				return frontEndError(cmd, err)
+			}
+			t, err := newEngine(g).ResolveAudit(args[0])
+			if err != nil {
+				return frontEndError(cmd, err)
+			}
+			r, err := audit.Container(containerInput(args[0], t))
+			if err != nil {
+				return frontEndError(cmd, err)
+			}
+			return o.emit(cmd, r)
+		},
+	}
+	o.register(cmd)
+	dockerFlagErrors(cmd)
+	return cmd
+}
+
+// containerInput turns what the engine knows of a container into the
+// audit's input: Tirith's records ride along as the report's extra data.
+func containerInput(name string, t *engine.AuditTarget) audit.ContainerInput {
+	in := audit.ContainerInput{Name: name, Pid: t.Pid}
+	if t.Record != nil {
+		in.Name = t.Record.Name
+		for _, r := range t.Record.Relaxations {
+			in.Relaxations = append(in.Relaxations, r.String())
+		}
+	}
+	if t.ID == "" {
+		return in
+	}
+	in.Tirith = map[string]any{"id": t.ID}
+	if sec := t.Security; sec != nil {
+		in.Tirith["security"] = sec
+		switch {
+		case !sec.Landlock.Enabled:
+			in.Landlock = "not in the plan"
+		case sec.Enforced != nil && sec.Enforced.Landlock != nil:
+			l := sec.Enforced.Landlock
+			in.Landlock = fmt.Sprintf("enforced, ABI %d (filesystem %v, network %v)", l.ABI, l.FS, l.Net)
+		case sec.Enforced != nil && sec.Enforced.LandlockUnsupported:
+			in.Landlock = "not supported by the kernel"
+		}
+	}
+	return in
 }

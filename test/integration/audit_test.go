@@ -3,9 +3,13 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 type auditReport struct {
@@ -104,6 +108,134 @@ func TestAuditImageCLI(t *testing.T) {
 		res := e.storage(st, append([]string{"audit", "image"}, c.args...)...)
 		if res.code != 125 || !strings.Contains(res.stderr, c.want) {
 			t.Errorf("audit image %v: exit %d, stderr %q; want 125 and %q", c.args, res.code, res.stderr, c.want)
+		}
+	}
+}
+
+func (f *feEnv) auditContainer(q string) auditReport {
+	f.t.Helper()
+	return parseAudit(f.t, f.feOK("audit", "container", "--format", "json", q).stdout)
+}
+
+func gradeRank(g string) int { return strings.Index("ABCDF", g) }
+
+// wallsDown is the evidence of CTR-WALLS: one line per missing wall.
+func (r auditReport) wallsDown(t *testing.T) string {
+	_, _, ev := r.finding(t, "CTR-WALLS")
+	return ev
+}
+
+// tirith audit container grades a default Tirith container (by name and
+// by pid) above a --privileged one and above runc's default spec, and
+// names the walls that are missing.
+func TestAuditContainerGrades(t *testing.T) {
+	f := newFE(t)
+	def, priv := f.name()+"-def", f.name()+"-priv"
+	f.cleanupFE(def)
+	f.cleanupFE(priv)
+	f.feOK("run", "-d", "--name", def, f.image, "sleep", "1000")
+	f.feOK("run", "-d", "--name", priv, "--privileged", f.image, "sleep", "1000")
+
+	d := f.auditContainer(def)
+	if d.Grade != "A" || d.wallsDown(t) != "" {
+		t.Fatalf("default container: grade %s, walls down:\n%s\n%+v", d.Grade, d.wallsDown(t), d.Findings)
+	}
+	for _, id := range []string{"CTR-USERNS", "CTR-CAPS", "CTR-NO-NEW-PRIVS", "CTR-SECCOMP", "CTR-MAC", "CTR-NAMESPACES", "CTR-LIMITS", "CTR-ROOTFS-RO", "CTR-MASKED-PATHS"} {
+		if _, res, ev := d.finding(t, id); res != "pass" {
+			t.Errorf("default container: %s = %s\n%s", id, res, ev)
+		}
+	}
+	if _, _, ev := d.finding(t, "CTR-MAC"); !strings.Contains(ev, "Landlock (apply report): enforced") {
+		t.Errorf("default container: CTR-MAC evidence lacks the apply report's Landlock:\n%s", ev)
+	}
+	if d.Extra["id"] == nil || d.Extra["security"] == nil {
+		t.Errorf("default container: the report lacks Tirith's plan: %v", d.Extra)
+	}
+	// The same container by its init's pid is recognised as Tirith's.
+	var ins []struct {
+		State struct{ Pid int } `json:"State"`
+	}
+	must(t, json.Unmarshal([]byte(f.feOK("inspect", def).stdout), &ins))
+	pid := ins[0].State.Pid
+	if byPid := f.auditContainer(strconv.Itoa(pid)); byPid.Grade != "A" || byPid.Extra["id"] == nil || !strings.Contains(byPid.Target, def) {
+		t.Fatalf("by pid %d: grade %s target %q extra %v", pid, byPid.Grade, byPid.Target, byPid.Extra)
+	}
+
+	p := f.auditContainer(priv)
+	if gradeRank(p.Grade) <= gradeRank(d.Grade) {
+		t.Fatalf("--privileged graded %s, not below the default's %s", p.Grade, d.Grade)
+	}
+	down := p.wallsDown(t)
+	for _, w := range []string{"wall 2 (privileges)", "wall 3 (syscalls)"} {
+		if !strings.Contains(down, w) {
+			t.Errorf("--privileged: walls down lack %q:\n%s", w, down)
+		}
+	}
+	if _, res, ev := p.finding(t, "CTR-RELAXATIONS"); res != "warn" || !strings.Contains(ev, "--privileged") {
+		t.Errorf("--privileged: relaxations = %s %q", res, ev)
+	}
+	if res := f.fe("audit", "container", "--fail-on", "high", priv); res.code != 1 {
+		t.Errorf("--fail-on high on a --privileged container: exit %d", res.code)
+	}
+
+	// runc's default spec, run by runc itself, audited by pid.
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Skip("runc is not installed (apt-get install runc): the runc half is not tested")
+	}
+	b := f.bundle(nil)
+	must(t, os.Remove(filepath.Join(b, "config.json")))
+	if out, err := exec.Command(runc, "spec", "--bundle", b).CombinedOutput(); err != nil {
+		t.Fatalf("runc spec: %v: %s", err, out)
+	}
+	data, err := os.ReadFile(filepath.Join(b, "config.json"))
+	must(t, err)
+	var s specs.Spec
+	must(t, json.Unmarshal(data, &s))
+	s.Process.Terminal = false
+	s.Process.Args = []string{"/bin/sleep", "1000"}
+	writeSpec(t, b, &s)
+	root, id := t.TempDir(), f.id()
+	t.Cleanup(func() { _ = exec.Command(runc, "--root", root, "delete", "--force", id).Run() })
+	// The detached container inherits runc's stdio: a file, not a pipe
+	// that would stay open as long as it runs.
+	logf, err := os.Create(filepath.Join(t.TempDir(), "runc.log"))
+	must(t, err)
+	defer logf.Close()
+	cmd := exec.Command(runc, "--root", root, "run", "-d", "--bundle", b, id)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Run(); err != nil {
+		out, _ := os.ReadFile(logf.Name())
+		t.Fatalf("runc run -d: %v: %s", err, out)
+	}
+	out, err := exec.Command(runc, "--root", root, "state", id).Output()
+	must(t, err)
+	var st struct{ Pid int }
+	must(t, json.Unmarshal(out, &st))
+	rr := f.auditContainer(strconv.Itoa(st.Pid))
+	if gradeRank(rr.Grade) <= gradeRank(d.Grade) || rr.Extra["id"] != nil {
+		t.Fatalf("runc container: grade %s (default Tirith %s), extra %v", rr.Grade, d.Grade, rr.Extra)
+	}
+	down = rr.wallsDown(t)
+	for _, w := range []string{"wall 1 (identity): no user namespace", "wall 3 (syscalls)", "wall 6 (resources)"} {
+		if !strings.Contains(down, w) {
+			t.Errorf("runc container: walls down lack %q:\n%s", w, down)
+		}
+	}
+	if sev, res, _ := rr.finding(t, "CTR-USERNS"); res != "fail" || sev != "high" {
+		t.Errorf("runc container: CTR-USERNS = %s/%s, want high/fail", sev, res)
+	}
+	// runc's default spec does hold these.
+	for _, id := range []string{"CTR-NO-NEW-PRIVS", "CTR-ROOTFS-RO", "CTR-MASKED-PATHS", "CTR-NAMESPACES"} {
+		if _, res, ev := rr.finding(t, id); res != "pass" {
+			t.Errorf("runc container: %s = %s, want pass\n%s", id, res, ev)
+		}
+	}
+	t.Logf("grades: tirith default %s, --privileged %s, runc default %s", d.Grade, p.Grade, rr.Grade)
+
+	for _, q := range []string{"nope-" + f.name(), "999999999"} {
+		if res := f.fe("audit", "container", q); res.code != 125 || !strings.Contains(res.stderr, "no such container") {
+			t.Errorf("audit container %s: exit %d %q", q, res.code, res.stderr)
 		}
 	}
 }
