@@ -188,7 +188,7 @@ func Container(in ContainerInput) (*Report, error) {
 	// Wall 6: resources.
 	lim := cgroupLimits(pdir, cgRoot)
 	f = Finding{ID: "CTR-LIMITS", Title: "memory and process limits are set", Severity: Medium, Result: Pass,
-		Evidence: lim.evidence(), Refs: []string{"CIS 5.11", "CIS 5.12", "CIS 5.29"}}
+		Evidence: lim.evidence(), Refs: []string{"CIS 5.10", "CIS 5.28"}}
 	var missing []string
 	if !lim.memory {
 		missing = append(missing, "memory")
@@ -231,7 +231,7 @@ func Container(in ContainerInput) (*Report, error) {
 			writable = append(writable, fmt.Sprintf("%s (%s, %s)", m.point, m.fstype, strings.Join(append([]string{"rw"}, flags...), ",")))
 		}
 	}
-	f = Finding{ID: "CTR-ROOTFS-RO", Title: "the root filesystem is read-only", Severity: Medium, Result: Pass, Refs: []string{"CIS 5.13"}}
+	f = Finding{ID: "CTR-ROOTFS-RO", Title: "the root filesystem is read-only", Severity: Medium, Result: Pass, Refs: []string{"CIS 5.12"}}
 	if !rootRO {
 		f.Title, f.Result = "the root filesystem is writable", Fail
 		f.Remediation = "run with `--read-only` (Tirith's default) and give writable places as tmpfs or volumes"

@@ -68,7 +68,7 @@ func newAuditCmd(g *Globals) *cobra.Command {
 		Args:  noUnknownVerb,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newAuditImageCmd(g), newAuditContainerCmd(g))
+	cmd.AddCommand(newAuditImageCmd(g), newAuditContainerCmd(g), newAuditHostCmd(g))
 	return cmd
 }
 
@@ -168,4 +168,23 @@ func containerInput(name string, t *engine.AuditTarget) audit.ContainerInput {
 		}
 	}
 	return in
+}
+
+func newAuditHostCmd(g *Globals) *cobra.Command {
+	var o auditOutput
+	cmd := &cobra.Command{
+		Use:   "host [--format table|json|sarif] [--fail-on SEVERITY]",
+		Short: "Audit the host: kernel features and hardening, Tirith's files, /etc/subuid",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.check(); err != nil {
+				return frontEndError(cmd, err)
+			}
+			bin, _ := os.Executable()
+			return o.emit(cmd, audit.Host(audit.HostInput{Storage: g.Storage, Root: g.Root, Binary: bin, LandlockABI: -1}))
+		},
+	}
+	o.register(cmd)
+	dockerFlagErrors(cmd)
+	return cmd
 }

@@ -239,3 +239,34 @@ func TestAuditContainerGrades(t *testing.T) {
 		}
 	}
 }
+
+// tirith audit host: Tirith's own files are checked where --storage and
+// --root point, and the kernel checks report this host's values.
+func TestAuditHostCLI(t *testing.T) {
+	e := newEnv(t)
+	st := t.TempDir()
+	must(t, os.Chmod(st, 0o755))
+	r := parseAudit(t, e.storageOK(st, "audit", "host", "--format", "json"))
+	if r.Kind != "host" {
+		t.Fatalf("kind %q", r.Kind)
+	}
+	if sev, res, ev := r.finding(t, "HOST-STORE-MODE"); sev != "high" || res != "fail" || !strings.Contains(ev, st+": owner 0:0, mode 0755") {
+		t.Fatalf("HOST-STORE-MODE = %s %s %q", sev, res, ev)
+	}
+	b, err := os.ReadFile("/proc/sys/kernel/dmesg_restrict")
+	must(t, err)
+	want := "pass"
+	if strings.TrimSpace(string(b)) != "1" {
+		want = "warn"
+	}
+	if _, res, _ := r.finding(t, "HOST-DMESG-RESTRICT"); res != want {
+		t.Fatalf("HOST-DMESG-RESTRICT = %s, want %s for dmesg_restrict %s", res, want, b)
+	}
+	if res := e.storage(st, "audit", "host", "--fail-on", "high"); res.code != 1 || !strings.Contains(res.stdout, "HOST-STORE-MODE") {
+		t.Fatalf("--fail-on high with an open store: exit %d\n%s", res.code, res.stdout)
+	}
+	must(t, os.Chmod(st, 0o700))
+	if _, res, _ := parseAudit(t, e.storageOK(st, "audit", "host", "--format", "json")).finding(t, "HOST-STORE-MODE"); res != "pass" {
+		t.Fatalf("a 0700 store: HOST-STORE-MODE = %s", res)
+	}
+}
