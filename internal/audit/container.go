@@ -31,6 +31,14 @@ type ContainerInput struct {
 	Landlock string
 	// Relaxations are the walls a Tirith container's run relaxed.
 	Relaxations []string
+	// Drift is what a Tirith container changed in its root filesystem.
+	Drift *Drift
+}
+
+// Drift counts a container's changes to its image's files.
+type Drift struct {
+	Added, Changed, Deleted int
+	Executables             []string
 }
 
 // Walls are the seven walls' names, by number.
@@ -268,6 +276,17 @@ func Container(in ContainerInput) (*Report, error) {
 	if len(in.Relaxations) > 0 {
 		r.Add(Finding{ID: "CTR-RELAXATIONS", Title: "walls relaxed at run", Severity: Medium, Result: Warn, Evidence: in.Relaxations,
 			Remediation: "run without the relaxing flags if the program does not need them"})
+	}
+
+	if d := in.Drift; d != nil {
+		f := Finding{ID: "CTR-DRIFT", Title: "no new or changed executables since start", Severity: High, Result: Pass,
+			Evidence: []string{fmt.Sprintf("%d added, %d changed, %d deleted", d.Added, d.Changed, d.Deleted)}}
+		if len(d.Executables) > 0 {
+			f.Title, f.Result = "new or changed executables in the container", Warn
+			f.Evidence = append(f.Evidence, evidence(slices.Clone(d.Executables))...)
+			f.Remediation = "a container that grows programs may be compromised: look at them (`tirith diff --format json`), then rebuild the image rather than patch in place"
+		}
+		r.Add(f)
 	}
 
 	n := 0

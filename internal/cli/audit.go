@@ -155,6 +155,10 @@ func containerInput(name string, t *engine.AuditTarget) audit.ContainerInput {
 		return in
 	}
 	in.Tirith = map[string]any{"id": t.ID}
+	if d := t.Drift; d != nil {
+		in.Tirith["drift"] = d
+		in.Drift = &audit.Drift{Added: d.Added, Changed: d.Changed, Deleted: d.Deleted, Executables: d.Executables}
+	}
 	if sec := t.Security; sec != nil {
 		in.Tirith["security"] = sec
 		switch {

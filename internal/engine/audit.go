@@ -23,6 +23,9 @@ type AuditTarget struct {
 	ID string
 	// Security is the plan and apply report as inspect shows them.
 	Security *InspectSecurity
+	// Drift is what a front-end container changed in its root
+	// filesystem (nil for others, or when it could not be read).
+	Drift *DriftSummary
 }
 
 // ResolveAudit finds q among the front end's containers (name or id),
@@ -72,6 +75,10 @@ func (e *Engine) auditRecord(r *Record) (*AuditTarget, error) {
 	t := &AuditTarget{Pid: r.Pid, Record: r, ID: r.ID}
 	if a := e.applied(r.ID); a != nil {
 		t.Security = planSecurity(r, a)
+	}
+	if ch, err := e.Diff(r.ID); err == nil {
+		d := Summarize(ch)
+		t.Drift = &d
 	}
 	return t, nil
 }

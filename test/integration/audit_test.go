@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -268,5 +269,51 @@ func TestAuditHostCLI(t *testing.T) {
 	must(t, os.Chmod(st, 0o700))
 	if _, res, _ := parseAudit(t, e.storageOK(st, "audit", "host", "--format", "json")).finding(t, "HOST-STORE-MODE"); res != "pass" {
 		t.Fatalf("a 0700 store: HOST-STORE-MODE = %s", res)
+	}
+}
+
+// tirith diff --format json flags new and changed executables (an x bit
+// or ELF magic), the table warns about them on stderr, and audit
+// container reports the drift.
+func TestDiffExecutablesAndDrift(t *testing.T) {
+	f := newFE(t)
+	n := f.name()
+	f.cleanupFE(n)
+	f.feOK("run", "-d", "--name", n, "--read-only=false", f.image, "sh", "-c",
+		"printf '#!/bin/sh\\n' > /tool.sh; chmod 755 /tool.sh; cat /bin/busybox > /elf; chmod 644 /elf; echo x > /plain; exec sleep 1000")
+	var changes []struct {
+		Kind, Path string
+		Executable bool
+	}
+	for i := 0; ; i++ {
+		must(t, json.Unmarshal([]byte(f.feOK("diff", "--format", "json", n).stdout), &changes))
+		if len(changes) >= 3 || i > 100 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := map[string]bool{}
+	for _, c := range changes {
+		if c.Kind != "A" {
+			t.Errorf("unexpected change %+v", c)
+		}
+		got[c.Path] = c.Executable
+	}
+	if len(got) != 3 || !got["/tool.sh"] || !got["/elf"] || got["/plain"] {
+		t.Fatalf("diff --format json = %+v, want /tool.sh and /elf executable, /plain not", changes)
+	}
+	r := f.feOK("diff", n)
+	if r.stdout != "A /elf\nA /plain\nA /tool.sh\n" || !strings.Contains(r.stderr, "2 new or changed executable(s): /elf /tool.sh") {
+		t.Fatalf("diff table: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	a := f.auditContainer(n)
+	if sev, res, ev := a.finding(t, "CTR-DRIFT"); sev != "high" || res != "warn" || !strings.Contains(ev, "3 added, 0 changed, 0 deleted") || !strings.Contains(ev, "/elf") {
+		t.Fatalf("CTR-DRIFT = %s %s %q", sev, res, ev)
+	}
+	if d, ok := a.Extra["drift"].(map[string]any); !ok || d["added"] != float64(3) {
+		t.Fatalf("extra drift = %v", a.Extra["drift"])
+	}
+	if res := f.fe("diff", "--format", "yaml", n); res.code != 125 || !strings.Contains(res.stderr, `unknown format "yaml"`) {
+		t.Fatalf("diff --format yaml: exit %d %q", res.code, res.stderr)
 	}
 }
