@@ -43,7 +43,13 @@ type fileEntry struct {
 	mode     int64
 	uid, gid int
 	size     int64
+	// fcaps: the file carries file capabilities (security.capability).
+	fcaps bool
+	hdr   *tar.Header
 }
+
+// fcapsKey is how tar records file capabilities.
+const fcapsKey = "SCHILY.xattr.security.capability"
 
 // imageScan is the state of the walk over the layers.
 type imageScan struct {
@@ -155,7 +161,11 @@ func (sc *imageScan) layer(in ImageInput, i int) error {
 		if old, ok := sc.files[p]; ok && old.typ == tar.TypeDir && hdr.Typeflag != tar.TypeDir {
 			sc.remove(p, i, false) // a file replacing a directory hides its tree
 		}
-		sc.files[p] = &fileEntry{layer: i, typ: hdr.Typeflag, mode: hdr.Mode, uid: hdr.Uid, gid: hdr.Gid, size: hdr.Size}
+		_, fcaps := hdr.PAXRecords[fcapsKey]
+		if _, ok := hdr.Xattrs["security.capability"]; ok { //nolint:staticcheck // older writers
+			fcaps = true
+		}
+		sc.files[p] = &fileEntry{layer: i, typ: hdr.Typeflag, mode: hdr.Mode, uid: hdr.Uid, gid: hdr.Gid, size: hdr.Size, fcaps: fcaps, hdr: hdr}
 		if hdr.Typeflag != tar.TypeReg {
 			delete(sc.content, p)
 			continue
@@ -237,21 +247,24 @@ func (sc *imageScan) checkSetuid(r *Report) {
 	var root, other []string
 	for _, p := range sc.sorted() {
 		e := sc.files[p]
-		if e.typ != tar.TypeReg && e.typ != tar.TypeLink || e.mode&0o6000 == 0 || allowed(p, sc.opts.AllowSetuid) {
+		if !privileged(e) || allowed(p, sc.opts.AllowSetuid) {
 			continue
 		}
 		line := fmt.Sprintf("%s (owner %d:%d, mode %s, layer %d)", p, e.uid, e.gid, modeString(e.mode), e.layer)
-		if e.mode&0o4000 != 0 && e.uid == 0 {
+		if e.fcaps {
+			line += " with file capabilities"
+		}
+		if e.mode&0o4000 != 0 && e.uid == 0 || e.fcaps {
 			root = append(root, line)
 		} else {
 			other = append(other, line)
 		}
 	}
-	f := Finding{ID: "IMG-SETUID", Title: "no setuid/setgid files", Severity: High, Result: Pass,
+	f := Finding{ID: "IMG-SETUID", Title: "no setuid/setgid files or file capabilities", Severity: High, Result: Pass,
 		Refs: []string{"CIS-DI-0008", "CIS 4.8"}}
 	switch {
 	case len(root) > 0:
-		f.Title, f.Result = "setuid-root files", Fail
+		f.Title, f.Result = "setuid-root files or file capabilities", Fail
 	case len(other) > 0:
 		f.Title, f.Result, f.Severity = "setuid/setgid files", Warn, Medium
 	}
@@ -260,6 +273,12 @@ func (sc *imageScan) checkSetuid(r *Report) {
 		f.Remediation = "remove the bits (`chmod u-s,g-s FILE`) or the files, or run `tirith defang`; Tirith's no_new_privs and nosuid mounts keep them from working by default"
 	}
 	r.Add(f)
+}
+
+// privileged says whether a file raises privileges on exec: setuid,
+// setgid or file capabilities.
+func privileged(e *fileEntry) bool {
+	return (e.typ == tar.TypeReg || e.typ == tar.TypeLink) && (e.mode&0o6000 != 0 || e.fcaps)
 }
 
 // scratchDirs may be world-writable: the sticky bit keeps users apart.

@@ -317,3 +317,43 @@ func TestDiffExecutablesAndDrift(t *testing.T) {
 		t.Fatalf("diff --format yaml: exit %d %q", res.code, res.stderr)
 	}
 }
+
+// tirith defang writes a new image with one more layer that passes the
+// setuid check; the original keeps its layers, its tag and its finding,
+// and the defanged image runs with /bin/su no longer setuid.
+func TestDefang(t *testing.T) {
+	e := newEnv(t)
+	st := t.TempDir()
+	file := filepath.Join(t.TempDir(), "rootfs.tar")
+	must(t, os.WriteFile(file, rootfsTar(t), 0o644))
+	e.storageOK(st, "import", file, "example.com/orig:1")
+	orig := e.inspect(st, "example.com/orig:1")
+
+	r := e.storage(st, "defang", "example.com/orig:1", "--tag", "example.com/orig:defanged", "--strip-shells")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") || !strings.Contains(r.stderr, "privileges removed: /bin/su") || !strings.Contains(r.stderr, "removed: /bin/sh") {
+		t.Fatalf("defang: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	def := e.inspect(st, "example.com/orig:defanged")
+	if len(def.Layers) != len(orig.Layers)+1 || def.Layers[0].DiffID != orig.Layers[0].DiffID || def.ID != strings.TrimSpace(r.stdout) {
+		t.Fatalf("defanged layers %+v, original %+v", def.Layers, orig.Layers)
+	}
+	if again := e.inspect(st, "example.com/orig:1"); again.ID != orig.ID || len(again.Layers) != 1 {
+		t.Fatalf("the original changed: %+v", again)
+	}
+	if _, res, _ := parseAudit(t, e.storageOK(st, "audit", "image", "--format", "json", "example.com/orig:defanged")).finding(t, "IMG-SETUID"); res != "pass" {
+		t.Fatalf("defanged IMG-SETUID = %s", res)
+	}
+	if _, res, _ := parseAudit(t, e.storageOK(st, "audit", "image", "--format", "json", "example.com/orig:1")).finding(t, "IMG-SETUID"); res != "fail" {
+		t.Fatalf("original IMG-SETUID = %s", res)
+	}
+	out := e.storage(st, "run", "--rm", "example.com/orig:defanged", "/bin/busybox", "stat", "-c", "%a %u", "/bin/su")
+	if out.code != 0 || out.stdout != "755 0\n" {
+		t.Fatalf("stat /bin/su in the defanged image: exit %d %q %q", out.code, out.stdout, out.stderr)
+	}
+	if out := e.storage(st, "run", "--rm", "example.com/orig:defanged", "/bin/sh", "-c", "true"); out.code != 127 {
+		t.Fatalf("/bin/sh in an image defanged with --strip-shells: exit %d, want 127 (not found)\n%s", out.code, out.stderr)
+	}
+	if r := e.storage(st, "defang", "example.com/orig:1"); r.code != 125 || !strings.Contains(r.stderr, "--tag") {
+		t.Fatalf("defang without --tag: exit %d %q", r.code, r.stderr)
+	}
+}
