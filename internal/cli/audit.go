@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -191,4 +192,53 @@ func newAuditHostCmd(g *Globals) *cobra.Command {
 	o.register(cmd)
 	dockerFlagErrors(cmd)
 	return cmd
+}
+
+// configPath is Tirith's configuration file: $TIRITH_CONFIG, else
+// /etc/tirith/config.json.
+func configPath() string {
+	if p := os.Getenv("TIRITH_CONFIG"); p != "" {
+		return p
+	}
+	return audit.DefaultConfigPath
+}
+
+// applyImagePolicy audits the image `run` is about to use, before any
+// container exists: warnings on stderr, or an error under refuse.
+func applyImagePolicy(cmd *cobra.Command, g *Globals, image, mode string) error {
+	p, err := audit.LoadPolicy(configPath(), mode)
+	if err != nil || p.Mode == "off" {
+		return err
+	}
+	st, err := store.Open(g.Storage)
+	if err != nil {
+		return err
+	}
+	img, err := engine.ResolveImage(st, image)
+	if err != nil {
+		return err
+	}
+	in, err := audit.StoreImage(st, img, image)
+	if err != nil {
+		return err
+	}
+	bad, err := p.Violations(in, filepath.Join(g.Storage, "audit"))
+	if err != nil {
+		return fmt.Errorf("image policy: audit %s: %w", image, err)
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	var lines []string
+	for _, f := range bad {
+		lines = append(lines, fmt.Sprintf("%s (%s): %s: %s", f.ID, f.Severity, f.Title, strings.Join(f.Evidence, "; ")))
+	}
+	if p.Mode == "refuse" {
+		return fmt.Errorf("image %s refused by the image policy (refuse, at or above %s):\n  %s\n(see `tirith audit image %s`; allow-lists in %s)",
+			image, p.Severity, strings.Join(lines, "\n  "), image, configPath())
+	}
+	for _, l := range lines {
+		fmt.Fprintf(cmd.ErrOrStderr(), "tirith: warning: image policy: %s\n", l)
+	}
+	return nil
 }

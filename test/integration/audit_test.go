@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -355,5 +357,98 @@ func TestDefang(t *testing.T) {
 	}
 	if r := e.storage(st, "defang", "example.com/orig:1"); r.code != 125 || !strings.Contains(r.stderr, "--tag") {
 		t.Fatalf("defang without --tag: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// policyImage is busybox with a setuid-root program outside the default
+// allow-list and a token in ENV, imported into a store of its own.
+func policyImage(t *testing.T, e *env) (storage, ref string) {
+	t.Helper()
+	bb, err := os.ReadFile(busybox)
+	must(t, err)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, d := range []string{"bin/", "etc/", "dev/", "proc/", "sys/", "tmp/"} {
+		must(t, tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755}))
+	}
+	for _, f := range []struct {
+		name string
+		mode int64
+	}{{"bin/busybox", 0o755}, {"bin/evil", 0o4755}} {
+		must(t, tw.WriteHeader(&tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: f.mode, Size: int64(len(bb))}))
+		_, err := tw.Write(bb)
+		must(t, err)
+	}
+	must(t, tw.Close())
+	storage = t.TempDir()
+	file := filepath.Join(t.TempDir(), "rootfs.tar")
+	must(t, os.WriteFile(file, buf.Bytes(), 0o644))
+	ref = "example.com/policy:1"
+	e.storageOK(storage, "import", file, ref)
+	return storage, ref
+}
+
+// The image policy at run: warn by default, refuse stops the image
+// before any container exists, a config file sets the mode and the
+// allow-list, the audit is cached per image.
+func TestImagePolicyAtRun(t *testing.T) {
+	e := newEnv(t)
+	st, ref := policyImage(t, e)
+	t.Setenv("TIRITH_CONFIG", filepath.Join(t.TempDir(), "absent.json"))
+
+	r := e.storage(st, "run", "--rm", ref, "/bin/busybox", "true")
+	if r.code != 0 || !strings.Contains(r.stderr, "tirith: warning: image policy: IMG-SETUID (high)") || !strings.Contains(r.stderr, "/bin/evil (owner 0:0, mode 4755") {
+		t.Fatalf("default (warn): exit %d\n%s", r.code, r.stderr)
+	}
+	cached, _ := filepath.Glob(filepath.Join(st, "audit", "*.json"))
+	if len(cached) != 1 {
+		t.Fatalf("audit cache: %v", cached)
+	}
+	if fi, err := os.Stat(cached[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("cache file mode: %v %v", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(filepath.Join(st, "audit")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("cache dir mode: %v %v", fi.Mode(), err)
+	}
+
+	r = e.storage(st, "run", "--rm", "--image-policy", "refuse", "--name", "never", ref, "/bin/busybox", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "refused by the image policy") || !strings.Contains(r.stderr, "/bin/evil") {
+		t.Fatalf("--image-policy refuse: exit %d\n%s", r.code, r.stderr)
+	}
+	ents, _ := os.ReadDir(filepath.Join(st, "containers"))
+	for _, en := range ents {
+		if !strings.HasPrefix(en.Name(), ".") {
+			t.Fatalf("a refused run left container %s", en.Name())
+		}
+	}
+	if out := e.storageOK(st, "ps", "-a", "-q"); out != "" {
+		t.Fatalf("ps -a after a refused run: %q", out)
+	}
+
+	// The config file: refuse by default, the flag overrides it, the
+	// allow-list silences the program.
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	t.Setenv("TIRITH_CONFIG", cfg)
+	must(t, os.WriteFile(cfg, []byte(`{"imagePolicy": "refuse"}`), 0o644))
+	if r := e.storage(st, "run", "--rm", ref, "/bin/busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, "refused") {
+		t.Fatalf("config refuse: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := e.storage(st, "run", "--rm", "--image-policy", "warn", ref, "/bin/busybox", "true"); r.code != 0 || !strings.Contains(r.stderr, "image policy") {
+		t.Fatalf("--image-policy warn over a refusing config: exit %d\n%s", r.code, r.stderr)
+	}
+	must(t, os.WriteFile(cfg, []byte(`{"imagePolicy": "refuse", "allowSetuid": ["/bin/evil"]}`), 0o644))
+	if r := e.storage(st, "run", "--rm", ref, "/bin/busybox", "true"); r.code != 0 || strings.Contains(r.stderr, "image policy") {
+		t.Fatalf("allow-listed: exit %d\n%s", r.code, r.stderr)
+	}
+	must(t, os.WriteFile(cfg, []byte(`{"imagePolicy": "block"}`), 0o644))
+	if r := e.storage(st, "run", "--rm", ref, "/bin/busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, `imagePolicy: unknown mode "block"`) {
+		t.Fatalf("bad config: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := e.storage(st, "run", "--rm", "--image-policy", "off", ref, "/bin/busybox", "true"); r.code != 125 {
+		t.Fatalf("a bad config file must fail even with --image-policy off: exit %d", r.code)
+	}
+	must(t, os.Remove(cfg))
+	if r := e.storage(st, "run", "--rm", "--image-policy", "off", ref, "/bin/busybox", "true"); r.code != 0 || strings.Contains(r.stderr, "image policy") {
+		t.Fatalf("--image-policy off: exit %d\n%s", r.code, r.stderr)
 	}
 }
