@@ -107,7 +107,7 @@ func Image(in ImageInput, opts ImageOptions) (*Report, error) {
 	sc.checkSecretFiles(r)
 	sc.checkDeleted(r)
 	sc.checkCaches(r)
-	sc.checkPresent(r, "IMG-SSHD", "an SSH server is installed", Medium, nil,
+	sc.checkPresent(r, "IMG-SSHD", "an SSH server is installed", Medium, []string{"CIS 5.6"},
 		[]string{"/usr/sbin/sshd", "/usr/bin/sshd", "/sbin/sshd", "/usr/sbin/dropbear", "/usr/bin/dropbear"},
 		"containers are not logged into: remove the SSH server and use `tirith exec`")
 	sc.checkPresent(r, "IMG-SUDO", "sudo (or doas) is installed", Medium, []string{"DKL-DI-0001"},
