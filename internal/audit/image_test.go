@@ -152,6 +152,7 @@ func TestImageProblems(t *testing.T) {
 		file("root/.ssh/id_ed25519", 0o600, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"),
 		file("root/.npmrc", 0o600, "//registry.npmjs.org/:_authToken="+npmToken+"\n"),
 		file("tmp/scratch", 0o666, "ok in /tmp"),
+		dir("dev/", 0o755), tfile{name: "dev/null", typ: tar.TypeChar, mode: 0o666},
 		file("etc/app.conf", 0o666, "writable"),
 		dir("var/", 0o755), dir("var/cache/", 0o755), dir("var/cache/apt/", 0o755), dir("var/cache/apt/archives/", 0o755),
 		file("var/cache/apt/archives/curl_8.0_amd64.deb", 0o644, "deb"),
@@ -179,7 +180,7 @@ func TestImageProblems(t *testing.T) {
 	want(t, r, "IMG-ROOT-USER", High, Fail, "config.User is empty")
 	want(t, r, "IMG-SETUID", High, Fail, "/bin/su (owner 0:0, mode 4755, layer 0)", "/usr/bin/wall (owner 0:0, mode 2755")
 	ww := want(t, r, "IMG-WORLD-WRITABLE", Medium, Fail, "dir /srv (mode 0777", "file /etc/app.conf (mode 0666")
-	if strings.Contains(strings.Join(ww.Evidence, ""), "/tmp") {
+	if e := strings.Join(ww.Evidence, ""); strings.Contains(e, "/tmp") || strings.Contains(e, "/dev/null") {
 		t.Fatalf("/tmp reported as world-writable: %v", ww.Evidence)
 	}
 	env := want(t, r, "IMG-SECRET-ENV", High, Fail, "ENV AWS_SECRET_ACCESS_KEY", "ENV BUILD: the value has high entropy")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -43,7 +44,11 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []*Report{sampleReport(), {Kind: "host", Target: "h"}} {
+	reports := []*Report{sampleReport(), {Kind: "host", Target: "h \"quoted\" /x"}}
+	// A real audit's report too: every image check, problems and passes.
+	reports = append(reports, Host(hostFixture(t, hardened)))
+	reports = append(reports, mustImage(t))
+	for _, r := range reports {
 		var buf bytes.Buffer
 		if err := WriteSARIF(&buf, r, "test"); err != nil {
 			t.Fatal(err)
@@ -150,4 +155,17 @@ func TestTableAndJSON(t *testing.T) {
 	if err := WriteJSON(&js, &Report{Kind: "host"}); err != nil || !strings.Contains(js.String(), `"findings": []`) {
 		t.Fatalf("empty report JSON: %v %s", err, js.String())
 	}
+}
+
+// mustImage audits an image with a few problems.
+func mustImage(t *testing.T) *Report {
+	l := layerTar(t, dir("bin/", 0o755), tfile{name: "bin/su", typ: '0', mode: 0o4755, body: "x"}, dir("srv/", 0o777))
+	r, err := Image(input(t, "example.com/x", v1.Config{Env: []string{"DB_PASSWORD=hunter2"}}, nil, l), ImageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.AtOrAbove(High)) == 0 {
+		t.Fatal("the image has no high finding")
+	}
+	return r
 }

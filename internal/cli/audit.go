@@ -105,7 +105,7 @@ func auditImage(g *Globals, ref string, opts audit.ImageOptions) (*audit.Report,
 	if err != nil {
 		return nil, err
 	}
-	img, err := st.Get(ref)
+	img, err := engine.ResolveImage(st, ref)
 	if err != nil {
 		return nil, err
 	}
