@@ -229,7 +229,13 @@ func Container(in ContainerInput) (*Report, error) {
 		if strings.HasSuffix(base, ".sock") && (strings.Contains(base, "docker") || strings.Contains(base, "containerd") || strings.Contains(base, "podman") || strings.Contains(base, "crio")) {
 			sockets = append(sockets, m.point)
 		}
-		if !ro && m.fstype != "proc" && m.fstype != "sysfs" && m.fstype != "devpts" && m.fstype != "mqueue" && m.fstype != "cgroup" && m.fstype != "cgroup2" {
+		// Masks and read-only paths live under /proc and /sys: not
+		// places a program writes to.
+		under := strings.HasPrefix(m.point, "/proc/") || strings.HasPrefix(m.point, "/sys/")
+		// A device node bound from the host's devtmpfs (/dev/null) is
+		// a file, nothing can be put in it.
+		under = under || m.fstype == "devtmpfs" && strings.HasPrefix(m.point, "/dev/")
+		if !ro && !under && m.fstype != "proc" && m.fstype != "sysfs" && m.fstype != "devpts" && m.fstype != "mqueue" && m.fstype != "cgroup" && m.fstype != "cgroup2" {
 			flags := []string{}
 			for _, o := range []string{"noexec", "nosuid", "nodev"} {
 				if slices.Contains(m.opts, o) {
@@ -254,6 +260,12 @@ func Container(in ContainerInput) (*Report, error) {
 	r.Add(f)
 	f = Finding{ID: "CTR-WRITABLE-MOUNTS", Title: "writable mounts", Severity: Info, Result: Note, Evidence: writable}
 	for _, w := range writable {
+		if !strings.Contains(w, "noexec") && strings.HasPrefix(in.Landlock, "enforced") {
+			// Tirith's default Landlock policy makes every writable
+			// mount noExecute, whatever its mount flags.
+			f.Evidence = append(f.Evidence, "without noexec, but Landlock is enforced: Tirith's default policy forbids executing from writable mounts")
+			break
+		}
 		if !strings.Contains(w, "noexec") {
 			f.Title, f.Result, f.Severity = "writable mounts without noexec", Warn, Low
 			f.Remediation = "mount scratch space noexec (Tirith's default), or keep the Landlock policy that forbids executing from writable mounts"

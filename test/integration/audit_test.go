@@ -151,6 +151,9 @@ func TestAuditContainerGrades(t *testing.T) {
 	if _, _, ev := d.finding(t, "CTR-MAC"); !strings.Contains(ev, "Landlock (apply report): enforced") {
 		t.Errorf("default container: CTR-MAC evidence lacks the apply report's Landlock:\n%s", ev)
 	}
+	if _, res, ev := d.finding(t, "CTR-WRITABLE-MOUNTS"); res != "info" || !strings.Contains(ev, "/tmp (tmpfs, rw,noexec") {
+		t.Errorf("default container: CTR-WRITABLE-MOUNTS = %s\n%s", res, ev)
+	}
 	if d.Extra["id"] == nil || d.Extra["security"] == nil {
 		t.Errorf("default container: the report lacks Tirith's plan: %v", d.Extra)
 	}
@@ -227,6 +230,9 @@ func TestAuditContainerGrades(t *testing.T) {
 	}
 	if sev, res, _ := rr.finding(t, "CTR-USERNS"); res != "fail" || sev != "high" {
 		t.Errorf("runc container: CTR-USERNS = %s/%s, want high/fail", sev, res)
+	}
+	if _, res, ev := rr.finding(t, "CTR-WRITABLE-MOUNTS"); res != "warn" || !strings.Contains(ev, "/dev (tmpfs, rw,nosuid)") {
+		t.Errorf("runc container: CTR-WRITABLE-MOUNTS = %s (runc's /dev is not noexec and there is no Landlock)\n%s", res, ev)
 	}
 	// runc's default spec does hold these.
 	for _, id := range []string{"CTR-NO-NEW-PRIVS", "CTR-ROOTFS-RO", "CTR-MASKED-PATHS", "CTR-NAMESPACES"} {
