@@ -33,6 +33,9 @@ type ContainerInput struct {
 	Relaxations []string
 	// Drift is what a Tirith container changed in its root filesystem.
 	Drift *Drift
+	// Plan summarises a Tirith container's stored plan and apply
+	// report, for the table.
+	Plan []string
 }
 
 // Drift counts a container's changes to its image's files.
@@ -290,6 +293,9 @@ func Container(in ContainerInput) (*Report, error) {
 			Remediation: "run without the relaxing flags if the program does not need them"})
 	}
 
+	if len(in.Plan) > 0 {
+		r.Add(Finding{ID: "CTR-TIRITH-PLAN", Title: "Tirith's plan and apply report for this container", Severity: Info, Result: Note, Evidence: in.Plan})
+	}
 	if d := in.Drift; d != nil {
 		f := Finding{ID: "CTR-DRIFT", Title: "no new or changed executables since start", Severity: High, Result: Pass,
 			Evidence: []string{fmt.Sprintf("%d added, %d changed, %d deleted", d.Added, d.Changed, d.Deleted)}}

@@ -162,6 +162,7 @@ func containerInput(name string, t *engine.AuditTarget) audit.ContainerInput {
 	}
 	if sec := t.Security; sec != nil {
 		in.Tirith["security"] = sec
+		in.Plan = planSummary(sec)
 		switch {
 		case !sec.Landlock.Enabled:
 			in.Landlock = "not in the plan"
@@ -241,4 +242,23 @@ func applyImagePolicy(cmd *cobra.Command, g *Globals, image, mode string) error 
 		fmt.Fprintf(cmd.ErrOrStderr(), "tirith: warning: image policy: %s\n", l)
 	}
 	return nil
+}
+
+// planSummary is the stored plan in a few lines, for the table (JSON
+// has it whole in extra.security).
+func planSummary(sec *engine.InspectSecurity) []string {
+	out := []string{fmt.Sprintf("user namespace: %v, uid %d gid %d inside", sec.UserNamespace.Enabled, sec.User.UID, sec.User.GID)}
+	for _, m := range sec.UserNamespace.UIDMappings {
+		out = append(out, fmt.Sprintf("uid map: %d -> host %d (+%d)", m.ContainerID, m.HostID, m.Size))
+	}
+	out = append(out,
+		fmt.Sprintf("capabilities (bounding): %d, no_new_privs: %v", len(sec.Capabilities.Bounding), sec.NoNewPrivileges),
+		fmt.Sprintf("seccomp: %s, %d rules, %d instructions", sec.Seccomp.Profile, sec.Seccomp.Rules, sec.Seccomp.Instructions),
+		fmt.Sprintf("landlock in the plan: %v", sec.Landlock.Enabled),
+		fmt.Sprintf("namespaces: %s, network %s", strings.Join(sec.Namespaces, ","), sec.NetworkMode),
+		fmt.Sprintf("read-only root: %v, %d masked and %d read-only paths", sec.ReadonlyRootfs, sec.MaskedPaths, sec.ReadonlyPaths))
+	if sec.Enforced != nil {
+		out = append(out, fmt.Sprintf("apply report: uid %d gid %d, no_new_privs %v, %d seccomp instructions", sec.Enforced.UID, sec.Enforced.GID, sec.Enforced.NoNewPrivileges, sec.Enforced.SeccompInstructions))
+	}
+	return out
 }

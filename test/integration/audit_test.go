@@ -154,6 +154,9 @@ func TestAuditContainerGrades(t *testing.T) {
 	if _, res, ev := d.finding(t, "CTR-WRITABLE-MOUNTS"); res != "info" || !strings.Contains(ev, "/tmp (tmpfs, rw,noexec") {
 		t.Errorf("default container: CTR-WRITABLE-MOUNTS = %s\n%s", res, ev)
 	}
+	if _, res, ev := d.finding(t, "CTR-TIRITH-PLAN"); res != "info" || !strings.Contains(ev, "seccomp: default") || !strings.Contains(ev, "apply report: ") {
+		t.Errorf("default container: CTR-TIRITH-PLAN = %s\n%s", res, ev)
+	}
 	if d.Extra["id"] == nil || d.Extra["security"] == nil {
 		t.Errorf("default container: the report lacks Tirith's plan: %v", d.Extra)
 	}
