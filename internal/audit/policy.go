@@ -119,7 +119,7 @@ func (p Policy) Violations(in ImageInput, cacheDir string) ([]Finding, error) {
 		Opts ImageOptions
 	}{in.ID, opts})
 	sum := sha256.Sum256(key)
-	cache := filepath.Join(cacheDir, hex.EncodeToString(sum[:])+".json")
+	cache := filepath.Join(cacheDir, cacheName(in.ID, hex.EncodeToString(sum[:16])))
 	var found []Finding
 	if b, err := os.ReadFile(cache); err != nil || json.Unmarshal(b, &found) != nil {
 		r, err := Image(in, opts)
@@ -144,4 +144,34 @@ func (p Policy) Violations(in ImageInput, cacheDir string) ([]Finding, error) {
 		}
 	}
 	return out, nil
+}
+
+// cacheName is "<image ID hex>-<options hash>.json": the image comes
+// first so that PruneCache can tell which images an entry is about.
+func cacheName(id, opts string) string {
+	return strings.TrimPrefix(id, "sha256:") + "-" + opts + ".json"
+}
+
+// PruneCache removes the entries of cacheDir whose image is not in
+// images (IDs), and returns the bytes freed.
+func PruneCache(cacheDir string, images []string) int64 {
+	keep := map[string]bool{}
+	for _, id := range images {
+		keep[strings.TrimPrefix(id, "sha256:")] = true
+	}
+	ents, err := os.ReadDir(cacheDir)
+	if err != nil {
+		return 0
+	}
+	var freed int64
+	for _, e := range ents {
+		id, _, _ := strings.Cut(e.Name(), "-")
+		if keep[id] {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && os.Remove(filepath.Join(cacheDir, e.Name())) == nil {
+			freed += fi.Size()
+		}
+	}
+	return freed
 }

@@ -456,6 +456,19 @@ func TestImagePolicyAtRun(t *testing.T) {
 	if r := e.storage(st, "run", "--rm", "--image-policy", "off", ref, "/bin/busybox", "true"); r.code != 125 {
 		t.Fatalf("a bad config file must fail even with --image-policy off: exit %d", r.code)
 	}
+	// system prune keeps the cache of a stored image, drops it with
+	// the image.
+	cached, _ = filepath.Glob(filepath.Join(st, "audit", "*.json"))
+	e.storageOK(st, "system", "prune", "-f")
+	if after, _ := filepath.Glob(filepath.Join(st, "audit", "*.json")); len(after) != len(cached) || len(after) == 0 {
+		t.Fatalf("system prune with the image stored: cache %v -> %v", cached, after)
+	}
+	e.storageOK(st, "rmi", ref)
+	e.storageOK(st, "system", "prune", "-f")
+	if after, _ := filepath.Glob(filepath.Join(st, "audit", "*.json")); len(after) != 0 {
+		t.Fatalf("system prune after rmi left the cache: %v", after)
+	}
+	st, ref = policyImage(t, e)
 	must(t, os.Remove(cfg))
 	if r := e.storage(st, "run", "--rm", "--image-policy", "off", ref, "/bin/busybox", "true"); r.code != 0 || strings.Contains(r.stderr, "image policy") {
 		t.Fatalf("--image-policy off: exit %d\n%s", r.code, r.stderr)
