@@ -13,7 +13,7 @@ import (
 
 func newFrontRunCmd(g *Globals) *cobra.Command {
 	o := engine.Options{ReadOnly: true}
-	var entrypoint, pull string
+	var entrypoint, pull, imagePolicy string
 	var insecure []string
 	var pids int64
 	cmd := &cobra.Command{
@@ -32,6 +32,9 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 			}
 			o.LookupEnv = os.LookupEnv
 			if err := pullForRun(cmd.Context(), g, o.Image, pull, insecure, cmd.ErrOrStderr()); err != nil {
+				return frontEndError(cmd, err)
+			}
+			if err := applyImagePolicy(cmd, g, o.Image, imagePolicy); err != nil {
 				return frontEndError(cmd, err)
 			}
 			return frontEndError(cmd, runImage(cmd, g, &o))
@@ -72,6 +75,7 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 	f.StringArrayVar(&o.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD], e.g. nofile=1024:2048")
 	f.StringVar(&pull, "pull", "missing", "pull the image: missing (when not in the store), always, never")
 	f.StringArrayVar(&insecure, "insecure-registry", nil, "with --pull: allow plain http to this registry (HOST or HOST:PORT)")
+	f.StringVar(&imagePolicy, "image-policy", "", "audit the image before the run: warn, refuse or off (default: the config file's ($TIRITH_CONFIG, else /etc/tirith/config.json), else warn)")
 	// -h is --hostname, as in Docker; help stays --help.
 	cmd.Flags().BoolP("help", "", false, "help")
 	return cmd

@@ -21,7 +21,7 @@ var wantRuncVerbs = []string{"create", "delete", "events", "exec", "features", "
 var wantRuncGlobals = []string{"debug", "log", "log-format", "root", "rootless", "systemd-cgroup"}
 
 var wantFrontEndVerbs = []string{
-	"completion", "demo", "diff", "exec", "help", "images", "import", "inspect", "kill", "load", "logs",
+	"audit", "completion", "defang", "demo", "diff", "exec", "help", "images", "import", "inspect", "kill", "load", "logs",
 	"ps", "pull", "rm", "rmi", "run", "runtime", "seccomp", "stop", "system", "wait",
 }
 

@@ -34,3 +34,7 @@ func resolveImage(st *store.Store, name string) (*store.Image, error) {
 	}
 	return img, err
 }
+
+// ResolveImage is resolveImage for callers outside the engine (the
+// image policy at run audits the image run would use).
+func ResolveImage(st *store.Store, name string) (*store.Image, error) { return resolveImage(st, name) }

@@ -19,6 +19,36 @@ import (
 type Change struct {
 	Kind string `json:"kind"`
 	Path string `json:"path"`
+	// Executable: an added or changed regular file with an x bit or ELF
+	// magic, a program the container did not start with.
+	Executable bool `json:"executable,omitempty"`
+}
+
+// DriftSummary counts a container's changes.
+type DriftSummary struct {
+	Added       int      `json:"added"`
+	Changed     int      `json:"changed"`
+	Deleted     int      `json:"deleted"`
+	Executables []string `json:"executables"`
+}
+
+// Summarize counts changes by kind and lists the executables.
+func Summarize(changes []Change) DriftSummary {
+	d := DriftSummary{Executables: []string{}}
+	for _, c := range changes {
+		switch c.Kind {
+		case "A":
+			d.Added++
+		case "C":
+			d.Changed++
+		case "D":
+			d.Deleted++
+		}
+		if c.Executable {
+			d.Executables = append(d.Executables, c.Path)
+		}
+	}
+	return d
 }
 
 // Diff lists what the container changed compared with its image, read
@@ -88,7 +118,7 @@ func diffUpper(upper string, lowers, targets []string) ([]Change, error) {
 		}
 		if info.Mode()&fs.ModeCharDevice != 0 {
 			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
-				out = append(out, Change{"D", cpath})
+				out = append(out, Change{Kind: "D", Path: cpath})
 				return nil
 			}
 		}
@@ -99,7 +129,7 @@ func diffUpper(upper string, lowers, targets []string) ([]Change, error) {
 		if !hiddenByOpaque(cpath, opaque) && inLowers(cpath, lowers) {
 			kind = "C"
 		}
-		out = append(out, Change{kind, cpath})
+		out = append(out, Change{Kind: kind, Path: cpath, Executable: info.Mode().IsRegular() && isExecutable(p, info.Mode())})
 		return nil
 	})
 	if errors.Is(err, fs.ErrNotExist) {
@@ -175,4 +205,26 @@ func inLowers(p string, lowers []string) bool {
 		}
 	}
 	return false
+}
+
+// isExecutable says whether the upper dir's regular file p has an x bit
+// or starts with ELF magic. The container owns the upper dir and can
+// swap p for a fifo or a symlink at any time: the open neither follows
+// nor blocks, and what it opened must still be a regular file.
+func isExecutable(p string, mode fs.FileMode) bool {
+	if mode&0o111 != 0 {
+		return true
+	}
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return false
+	}
+	magic := make([]byte, 4)
+	n, _ := unix.Read(fd, magic)
+	return n == 4 && string(magic) == "\x7fELF"
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tirith-project/tirith/internal/audit"
 	"github.com/tirith-project/tirith/internal/engine/snapshot"
 	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/runtime"
@@ -155,6 +156,14 @@ func (e *Engine) Prune() (*PruneReport, error) {
 		before := dirSize(st.Root())
 		if err = st.GC(); err == nil {
 			rep.SpaceReclaimed += max(before-dirSize(st.Root()), 0)
+			// The image policy's cache entries of images gone.
+			var ids []string
+			if list, err := st.List(); err == nil {
+				for _, im := range list {
+					ids = append(ids, im.ID)
+				}
+				rep.SpaceReclaimed += audit.PruneCache(filepath.Join(st.Root(), "audit"), ids)
+			}
 		}
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/tirith-project/tirith/internal/image/ref"
+	"github.com/tirith-project/tirith/internal/image/unpack"
 )
 
 // Image is a stored image record.
@@ -207,3 +209,34 @@ func (s *Store) Manifest(img *Image) ([]byte, error) {
 	}
 	return os.ReadFile(s.blobPath(h))
 }
+
+// OpenLayer returns the uncompressed tar stream of img's layer i (bottom
+// first), read from its stored blob, for callers that need the layer as
+// the image shipped it: whiteouts as ".wh." entries, the tar's own
+// modes and owners. The caller closes it.
+func (s *Store) OpenLayer(img *Image, i int) (io.ReadCloser, error) {
+	if i < 0 || i >= len(img.Layers) {
+		return nil, fmt.Errorf("image %s has no layer %d", img.ID, i)
+	}
+	h, err := hexOf(img.Layers[i].Digest)
+	if err != nil {
+		return nil, fmt.Errorf("image %s layer %d: %w", img.ID, i, err)
+	}
+	f, err := os.Open(s.blobPath(h))
+	if err != nil {
+		return nil, fmt.Errorf("image %s layer %s: %w", img.ID, img.Layers[i].Digest, err)
+	}
+	r, release, err := unpack.Decompress(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("image %s layer %s: %w", img.ID, img.Layers[i].Digest, err)
+	}
+	return layerReader{r, func() error { release(); return f.Close() }}, nil
+}
+
+type layerReader struct {
+	io.Reader
+	close func() error
+}
+
+func (l layerReader) Close() error { return l.close() }
