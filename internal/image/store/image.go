@@ -207,3 +207,13 @@ func (s *Store) Manifest(img *Image) ([]byte, error) {
 	}
 	return os.ReadFile(s.blobPath(h))
 }
+
+// Lookup is Get that also returns the canonical reference q matched as
+// a name or digest reference ("" when it matched by ID).
+func (s *Store) Lookup(q string) (*Image, string, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, "", err
+	}
+	return find(idx, q)
+}
