@@ -415,18 +415,22 @@ func golangPURL(mod, ver string) string {
 	return purl("golang", ns, name, ver, nil)
 }
 
+// esc percent-encodes a purl segment; "@" too, which separates the
+// version ("pkg:npm/%40scope/name").
+func esc(s string) string { return strings.ReplaceAll(url.PathEscape(s), "@", "%40") }
+
 // purl builds a package URL (github.com/package-url/purl-spec).
 func purl(typ, ns, name, ver string, q url.Values) string {
 	var b strings.Builder
 	b.WriteString("pkg:" + typ + "/")
 	if ns != "" {
 		for _, seg := range strings.Split(ns, "/") {
-			b.WriteString(url.PathEscape(seg) + "/")
+			b.WriteString(esc(seg) + "/")
 		}
 	}
-	b.WriteString(url.PathEscape(name))
+	b.WriteString(esc(name))
 	if ver != "" {
-		b.WriteString("@" + url.PathEscape(ver))
+		b.WriteString("@" + esc(ver))
 	}
 	if len(q) > 0 {
 		b.WriteString("?" + q.Encode())

@@ -43,7 +43,7 @@ func writeCycloneDX(w io.Writer, img Subject, cs []Component, now time.Time) err
 	bom.SerialNumber = "urn:uuid:" + uuid()
 	bom.Metadata = &cdx.Metadata{
 		Timestamp: now.UTC().Format(time.RFC3339),
-		Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: "tirith"}}},
+		Tools:     &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: "tirith"}}},
 		Component: &cdx.Component{
 			Type: cdx.ComponentTypeContainer, Name: img.Name, Version: img.Digest, BOMRef: img.ID,
 		},
