@@ -135,10 +135,11 @@ func TestSBOMLayersGoPythonNpm(t *testing.T) {
 		for _, d := range []string{"usr/", "usr/bin/", "var/", "var/lib/", "var/lib/dpkg/", "var/lib/dpkg/status.d/",
 			"app/", "app/node_modules/", "app/node_modules/left-pad/", "app/node_modules/@scope/", "app/node_modules/@scope/pkg/",
 			"app/node_modules/gone/", "opt/", "opt/old/", "opt/old/node_modules/", "opt/old/node_modules/hidden/",
-			"usr/lib/", "usr/lib/python3/", "usr/lib/python3/requests-2.31.0.dist-info/"} {
+			"lib/", "lib/apk/", "lib/apk/db/", "usr/lib/", "usr/lib/python3/", "usr/lib/python3/requests-2.31.0.dist-info/"} {
 			dir(d)
 		}
 		file("usr/bin/tool", 0o755, bin)
+		file("lib/apk/db/installed", 0o644, []byte("C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\nP:libcrypto3\nV:3.1.4-r1\nA:x86_64\no:openssl\n\n"))
 		file("var/lib/dpkg/status.d/base-files", 0o644, []byte("Package: base-files\nStatus: install ok installed\nVersion: 12.4+deb12u5\nArchitecture: amd64\n"))
 		file("app/node_modules/left-pad/package.json", 0o644, []byte(`{"name":"left-pad","version":"1.3.0"}`))
 		file("app/node_modules/@scope/pkg/package.json", 0o644, []byte(`{"name":"@scope/pkg","version":"2.0.1"}`))
@@ -176,6 +177,8 @@ func TestSBOMLayersGoPythonNpm(t *testing.T) {
 	}
 	for _, w := range []sbomComponent{
 		{Name: "base-files", Version: "12.4+deb12u5", Purl: "pkg:deb/debian/base-files@12.4+deb12u5?arch=amd64", Path: "/var/lib/dpkg/status.d/base-files"},
+		{Name: "musl", Version: "1.2.4-r2", Purl: "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64", Path: "/lib/apk/db/installed"},
+		{Name: "libcrypto3", Version: "3.1.4-r1", Purl: "pkg:apk/alpine/libcrypto3@3.1.4-r1?arch=x86_64&upstream=openssl", Path: "/lib/apk/db/installed"},
 		{Name: "left-pad", Version: "1.3.0", Purl: "pkg:npm/left-pad@1.3.0", Path: "/app/node_modules/left-pad/package.json"},
 		{Name: "@scope/pkg", Version: "2.0.1", Purl: "pkg:npm/%40scope/pkg@2.0.1", Path: "/app/node_modules/@scope/pkg/package.json"},
 		{Name: "requests", Version: "2.31.0", Purl: "pkg:pypi/requests@2.31.0", Path: "/usr/lib/python3/requests-2.31.0.dist-info/METADATA"},

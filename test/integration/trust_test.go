@@ -193,6 +193,11 @@ func TestImageTrustCosign(t *testing.T) {
 		if r.code != 125 || !strings.Contains(r.stderr, want) {
 			t.Fatalf("run under another key: exit %d, want 125 and %q\n%s", r.code, want, r.stderr)
 		}
+		// Removing the image removes the signatures kept with it.
+		e.storageOK(st, "rmi", appRef, appRepo+":1")
+		if ents, _ := os.ReadDir(filepath.Join(st, "signatures")); len(ents) != 0 {
+			t.Errorf("rmi left %d signature files", len(ents))
+		}
 	})
 
 	refused := func(t *testing.T, policy, image string, wants ...string) {
