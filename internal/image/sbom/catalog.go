@@ -44,6 +44,9 @@ type Component struct {
 	PURL    string `json:"purl"`
 	// Source is a Debian binary package's source package, when it differs.
 	Source string `json:"source,omitempty"`
+	// OS is "ID:VERSION_ID" of the image's os-release for distribution
+	// packages ("debian:12"), what vulnerability records are keyed by.
+	OS     string `json:"os,omitempty"`
 	Arch   string `json:"arch,omitempty"`
 	Layer  string `json:"layer"` // DiffID
 	Path   string `json:"path"`  // absolute, in the image
@@ -58,7 +61,7 @@ const (
 // Scan lists the components of layers, given bottom first (the
 // manifest's order).
 func Scan(layers []Layer) ([]Component, error) {
-	distro := "debian"
+	distro, release := "debian", ""
 	var out []Component
 	type found struct {
 		layer int
@@ -91,8 +94,8 @@ func Scan(layers []Layer) ([]Component, error) {
 		} else if vis {
 			visible = append(visible, f)
 			if f.rel == "etc/os-release" || f.rel == "usr/lib/os-release" {
-				if id := osID(layers[f.layer].Dir, f.rel); id != "" {
-					distro = id
+				if id, v := osID(layers[f.layer].Dir, f.rel); id != "" {
+					distro, release = id, v
 				}
 			}
 		}
@@ -119,6 +122,9 @@ func Scan(layers []Layer) ([]Component, error) {
 		}
 		for i := range cs {
 			cs[i].Layer, cs[i].Path = l.DiffID, "/"+f.rel
+			if (f.kind == "dpkg" || f.kind == "apk") && release != "" {
+				cs[i].OS = distro + ":" + release
+			}
 		}
 		out = append(out, cs...)
 	}
@@ -217,17 +223,21 @@ func open(p string, limit int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, limit))
 }
 
-func osID(dir, rel string) string {
+// osID reads ID and VERSION_ID of an os-release file.
+func osID(dir, rel string) (id, version string) {
 	b, err := open(filepath.Join(dir, rel), maxMeta)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(l, "ID="); ok {
-			return strings.Trim(strings.TrimSpace(v), `"'`)
+			id = strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+		if v, ok := strings.CutPrefix(l, "VERSION_ID="); ok {
+			version = strings.Trim(strings.TrimSpace(v), `"'`)
 		}
 	}
-	return ""
+	return id, version
 }
 
 // paragraphs splits deb822/apk style records (blank-line separated);
