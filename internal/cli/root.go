@@ -128,7 +128,7 @@ func newFrontEndRoot(name string, g *Globals) *cobra.Command {
 		newFrontRunCmd(g), newFrontPsCmd(g), newFrontExecCmd(g), newFrontKillCmd(g),
 		newLogsCmd(g), newStopCmd(g), newRmCmd(g), newWaitCmd(g), newDiffCmd(g), newMonitorCmd(g),
 		newPullCmd(g), newLoadCmd(g), newImportCmd(g), newImagesCmd(g), newRmiCmd(g), newInspectCmd(g),
-		newSbomCmd(g), newSystemCmd(g),
+		newSbomCmd(g), newAuditCmd(g), newSystemCmd(g),
 	}
 	for _, c := range frontEnd {
 		markFrontEnd(c)

@@ -221,3 +221,69 @@ func TestSBOMLayersGoPythonNpm(t *testing.T) {
 		t.Errorf("bad --format: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// tirith audit image on the Debian image with records the test writes:
+// one whose range covers the installed version (by source package, as
+// Debian's records name them), one fixed before it, one for another
+// Debian release.
+func TestAuditImageVulnDebian(t *testing.T) {
+	f := newDebian(t)
+	img := f.inspect(f.storage, debianImageName)
+	admindir := filepath.Join(layerDir(f.storage, img.Layers[0].DiffID), "var/lib/dpkg")
+	q, err := exec.Command("dpkg-query", "--admindir="+admindir, "-W", "-f", "${Package}\t${Version}\t${source:Package}\n", "libc6").Output()
+	if err != nil {
+		t.Skipf("dpkg-query cannot read the image's database here: %v", err)
+	}
+	fs := strings.Split(strings.TrimSpace(string(q)), "\t")
+	libcVer, src := fs[1], fs[2]
+	if src != "glibc" {
+		t.Fatalf("libc6's source package is %q", src)
+	}
+	dir := t.TempDir()
+	rec := func(id, eco, name, fixed, urgency string) {
+		b := fmt.Sprintf(`{"id":%q,"aliases":["CVE-2099-%s"],"affected":[{"package":{"ecosystem":%q,"name":%q},
+			"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":%q}]}],"ecosystem_specific":{"urgency":%q}}]}`,
+			id, id[len(id)-4:], eco, name, fixed, urgency)
+		must(t, os.WriteFile(filepath.Join(dir, id+".json"), []byte(b), 0o644))
+	}
+	rec("DSA-9001", "Debian:12", "glibc", libcVer+"+tirith1", "high")
+	rec("DSA-9002", "Debian:12", "glibc", "2.0-1", "high")
+	rec("DSA-9003", "Debian:11", "glibc", libcVer+"+tirith1", "high")
+
+	out := f.env.storageOK(f.storage, "audit", "image", "--vuln-db", dir, "--format", "json", debianImageName)
+	var rep struct {
+		Records  int
+		Findings []struct {
+			ID, Severity, Package, Version, Fixed, Path, Layer string
+			Aliases                                            []string
+		}
+	}
+	must(t, json.Unmarshal([]byte(out), &rep))
+	if rep.Records != 3 {
+		t.Errorf("records = %d, want 3", rep.Records)
+	}
+	pk := map[string]bool{}
+	for _, fd := range rep.Findings {
+		if fd.ID != "DSA-9001" {
+			t.Errorf("unexpected finding %+v", fd)
+			continue
+		}
+		pk[fd.Package] = true
+		if fd.Fixed != libcVer+"+tirith1" || fd.Severity != "high" || fd.Path != "/var/lib/dpkg/status" || fd.Layer != img.Layers[0].DiffID || fd.Aliases[0] != "CVE-2099-9001" {
+			t.Errorf("finding %+v", fd)
+		}
+		if fd.Package == "libc6" && fd.Version != libcVer {
+			t.Errorf("libc6 finding version %s, want %s", fd.Version, libcVer)
+		}
+	}
+	if !pk["libc6"] || !pk["libc-bin"] {
+		t.Errorf("glibc's binary packages libc6 and libc-bin not both found: %v", pk)
+	}
+	r := f.env.storage(f.storage, "audit", "image", "--vuln-db", dir, "--fail-on", "high", debianImageName)
+	if r.code != 1 || !strings.Contains(r.stderr, "of severity high or above") || !strings.Contains(r.stdout, "DSA-9001") {
+		t.Errorf("--fail-on high: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := f.env.storage(f.storage, "audit", "image", "--vuln-db", dir, "--fail-on", "critical", debianImageName); r.code != 0 {
+		t.Errorf("--fail-on critical with only high findings: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -46,10 +46,10 @@ type Component struct {
 	Source string `json:"source,omitempty"`
 	// OS is "ID:VERSION_ID" of the image's os-release for distribution
 	// packages ("debian:12"), what vulnerability records are keyed by.
-	OS     string `json:"os,omitempty"`
-	Arch   string `json:"arch,omitempty"`
-	Layer  string `json:"layer"` // DiffID
-	Path   string `json:"path"`  // absolute, in the image
+	OS    string `json:"os,omitempty"`
+	Arch  string `json:"arch,omitempty"`
+	Layer string `json:"layer"` // DiffID
+	Path  string `json:"path"`  // absolute, in the image
 }
 
 const (
