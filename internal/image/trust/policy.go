@@ -1,7 +1,6 @@
 package trust
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -11,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -110,20 +108,6 @@ func LoadPolicy(path string, explicit bool) (*Policy, error) {
 	}
 	p.Path = path
 	return p, nil
-}
-
-// strict decodes b into v refusing unknown fields and trailing data, the
-// way containers/image parses a policy.
-func strict(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
 }
 
 // ParsePolicy parses a containers-policy.json strictly: an unknown field,

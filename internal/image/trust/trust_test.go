@@ -82,6 +82,10 @@ func TestParseStrictNamesTheField(t *testing.T) {
 		{`{"default":[]}`, `no requirements`},
 		{`{"transports":{}}`, `"default" is missing`},
 		{`{"default":[{"type":"reject"}]} {}`, `trailing data`},
+		{`{"default":[{"type":"reject"}],"Transports":{}}`, `unknown field "Transports"`},
+		{`{"default":[{"type":"sigstoreSigned","KeyPath":"` + kp + `"}]}`, `unknown field "KeyPath"`},
+		{`{"default":[{"type":"reject"}],"default":[{"type":"insecureAcceptAnything"}]}`, `duplicate field "default"`},
+		{`{"default":[{"type":"sigstoreSigned","keyPath":"` + kp + `","signedIdentity":{"type":"matchRepository","Type":"matchExact"}}]}`, `unknown field "Type"`},
 		{`{"default":[{"type":"reject"}],"transports":{"docker":{"busybox":[{"type":"reject"}]}}}`, `not fully qualified: write "docker.io/library/busybox"`},
 		{`{"default":[{"type":"sigstoreSigned","keyPath":"` + kp + `","fulcio":{}}]}`, `"fulcio" is not supported`},
 		{`{"default":[{"type":"sigstoreSigned"}]}`, `exactly one of keyPath`},
@@ -214,5 +218,13 @@ func TestPayloadCriticalStrict(t *testing.T) {
 	err := p.Check(mustRef(t, "r.example.com/app@"+dig), dig, []Signature{signECDSA(t, k, pl)})
 	if err == nil || !strings.Contains(err.Error(), `unknown field "unexpected"`) {
 		t.Errorf("unknown critical field: %v", err)
+	}
+	// Two digests: parsers that keep the first and the last would
+	// disagree on what was signed.
+	dup := []byte(`{"critical":{"identity":{"docker-reference":"r.example.com/app"},"image":{"docker-manifest-digest":"` + dig2 +
+		`","docker-manifest-digest":"` + dig + `"},"type":"cosign container image signature"},"optional":null}`)
+	err = p.Check(mustRef(t, "r.example.com/app@"+dig), dig, []Signature{signECDSA(t, k, dup)})
+	if err == nil || !strings.Contains(err.Error(), `duplicate field "docker-manifest-digest"`) {
+		t.Errorf("duplicate digest in payload: %v", err)
 	}
 }
