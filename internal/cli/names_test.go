@@ -21,8 +21,8 @@ var wantRuncVerbs = []string{"create", "delete", "events", "exec", "features", "
 var wantRuncGlobals = []string{"debug", "log", "log-format", "root", "rootless", "systemd-cgroup"}
 
 var wantFrontEndVerbs = []string{
-	"completion", "demo", "diff", "exec", "help", "images", "import", "inspect", "kill", "load", "logs",
-	"ps", "pull", "rm", "rmi", "run", "runtime", "seccomp", "stop", "system", "wait",
+	"audit", "completion", "demo", "diff", "exec", "help", "images", "import", "inspect", "kill", "load", "logs",
+	"ps", "pull", "rm", "rmi", "run", "runtime", "sbom", "seccomp", "stop", "system", "wait",
 }
 
 // Commands a person never types: the detached container's monitor and
