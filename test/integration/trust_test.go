@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -193,6 +195,14 @@ func TestImageTrustCosign(t *testing.T) {
 		if r.code != 125 || !strings.Contains(r.stderr, want) {
 			t.Fatalf("run under another key: exit %d, want 125 and %q\n%s", r.code, want, r.stderr)
 		}
+		// By ID: accepted through any of its names, refused under another key.
+		id := e.inspect(st, appRef).ID
+		if r := e.storage(st, "run", "--rm", "--pull", "never", "--signature-policy", polA, id); r.code != 0 {
+			t.Fatalf("run by ID: exit %d\n%s", r.code, r.stderr)
+		}
+		if r := e.storage(st, "run", "--rm", "--pull", "never", "--signature-policy", polB, id); r.code != 125 || !strings.Contains(r.stderr, "no signature by key "+pubB) {
+			t.Fatalf("run by ID under another key: exit %d\n%s", r.code, r.stderr)
+		}
 		// Removing the image removes the signatures kept with it.
 		e.storageOK(st, "rmi", appRef, appRepo+":1")
 		if ents, _ := os.ReadDir(filepath.Join(st, "signatures")); len(ents) != 0 {
@@ -211,6 +221,35 @@ func TestImageTrustCosign(t *testing.T) {
 		}
 		assertStoreEmpty(t, st)
 	}
+
+	t.Run("multi-platform index signed", func(t *testing.T) {
+		// cosign signs the index a tag names; the platform's image is
+		// pulled, the index's signature admits it, and run finds it.
+		repo := host + "/trust/multi"
+		idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: app,
+			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: goarch()}}})
+		r, err := name.ParseReference(repo + ":1")
+		must(t, err)
+		must(t, remote.WriteIndex(r, idx))
+		d, err := idx.Digest()
+		must(t, err)
+		cosignSign(t, keyA, repo+"@"+d.String())
+		st := t.TempDir()
+		e.storageOK(st, "pull", "--signature-policy", polA, repo+":1")
+		if ins := e.inspect(st, repo+":1"); !slices.Contains(ins.Digests, repo+"@"+d.String()) {
+			t.Errorf("the index digest is not recorded: %v", ins.Digests)
+		}
+		if r := e.storage(st, "run", "--rm", "--pull", "never", "--signature-policy", polA, repo+":1"); r.code != 0 {
+			t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
+		}
+		// Signing only the platform manifest does not admit a pull of the index.
+		repo2 := host + "/trust/multi2"
+		r2, err := name.ParseReference(repo2 + ":1")
+		must(t, err)
+		must(t, remote.WriteIndex(r2, idx))
+		cosignSign(t, keyA, repo2+"@"+appDigest)
+		refused(t, polA, repo2+":1", "no signature by key "+pubA+" for "+repo2+"@"+d.String())
+	})
 
 	t.Run("another key", func(t *testing.T) {
 		refused(t, sigstorePolicy(t, host, pubB, matchRepo), appRef,
