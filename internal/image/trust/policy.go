@@ -51,6 +51,11 @@ type Requirement struct {
 	Keys []Key
 	// Identity is sigstoreSigned's signedIdentity.
 	Identity Identity
+	// KeyErr is why a keyPath could not be read. As in containers/image,
+	// keys are a matter of the scopes that use them: a host policy naming
+	// a key file this machine lacks still governs every other scope, and
+	// refuses the images of this one.
+	KeyErr error
 }
 
 // Key is a public key and the name errors give it.
@@ -242,11 +247,13 @@ func parseSigstore(b []byte) (Requirement, error) {
 	for _, p := range paths {
 		pemBytes, err := os.ReadFile(p)
 		if err != nil {
-			return Requirement{}, fmt.Errorf("sigstoreSigned: keyPath: %w", err)
+			req.KeyErr = fmt.Errorf("keyPath: %w", err)
+			break
 		}
 		k, err := parseKey(pemBytes)
 		if err != nil {
-			return Requirement{}, fmt.Errorf("sigstoreSigned: keyPath %s: %w", p, err)
+			req.KeyErr = fmt.Errorf("keyPath %s: %w", p, err)
+			break
 		}
 		req.Keys = append(req.Keys, Key{Name: p, Pub: k})
 	}
@@ -263,7 +270,7 @@ func parseSigstore(b []byte) (Requirement, error) {
 		sum := sha256.Sum256(der)
 		req.Keys = append(req.Keys, Key{Name: fmt.Sprintf("keyData SHA256:%x", sum[:8]), Pub: k})
 	}
-	if len(req.Keys) == 0 {
+	if len(req.Keys) == 0 && req.KeyErr == nil {
 		return Requirement{}, errors.New("sigstoreSigned: no keys")
 	}
 	id, err := parseIdentity(v.SignedIdentity)

@@ -89,12 +89,22 @@ func TestParseStrictNamesTheField(t *testing.T) {
 		{`{"default":[{"type":"reject"}],"transports":{"docker":{"busybox":[{"type":"reject"}]}}}`, `not fully qualified: write "docker.io/library/busybox"`},
 		{`{"default":[{"type":"sigstoreSigned","keyPath":"` + kp + `","fulcio":{}}]}`, `"fulcio" is not supported`},
 		{`{"default":[{"type":"sigstoreSigned"}]}`, `exactly one of keyPath`},
-		{`{"default":[{"type":"sigstoreSigned","keyPath":"/nonexistent/key.pub"}]}`, `/nonexistent/key.pub`},
 	} {
 		_, err := ParsePolicy([]byte(c.doc))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParsePolicy(%s) = %v, want an error containing %q", c.doc, err, c.want)
 		}
+	}
+}
+
+func TestMissingKeyRefusesItsScopeOnly(t *testing.T) {
+	p := parse(t, `{"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{"r.example.com":[{"type":"sigstoreSigned","keyPath":"/nonexistent/key.pub"}]}}}`)
+	if err := p.Check(mustRef(t, "docker.io/library/busybox:1"), dig, nil); err != nil {
+		t.Errorf("another scope: %v", err)
+	}
+	err := p.Check(mustRef(t, "r.example.com/app:1"), dig, nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot be verified: keyPath: open /nonexistent/key.pub") {
+		t.Errorf("scope whose key is missing: %v", err)
 	}
 }
 

@@ -89,6 +89,9 @@ func (p *Policy) NeedsSignatures(r ref.Reference) bool {
 }
 
 func checkSigstore(req Requirement, r ref.Reference, digest string, sigs []Signature) error {
+	if req.KeyErr != nil {
+		return fmt.Errorf("%s cannot be verified: %w", r.WithDigest(digest), req.KeyErr)
+	}
 	names := make([]string, len(req.Keys))
 	for i, k := range req.Keys {
 		names[i] = k.Name
