@@ -11,7 +11,9 @@ import (
 
 	"github.com/tirith-project/tirith/internal/audit"
 	"github.com/tirith-project/tirith/internal/engine"
+	"github.com/tirith-project/tirith/internal/image/sbom"
 	"github.com/tirith-project/tirith/internal/image/store"
+	"github.com/tirith-project/tirith/internal/image/vuln"
 )
 
 // auditOutput is the flags every audit shares: how to print, and when
@@ -75,11 +77,12 @@ func newAuditCmd(g *Globals) *cobra.Command {
 
 func newAuditImageCmd(g *Globals) *cobra.Command {
 	var (
-		o    auditOutput
-		opts audit.ImageOptions
+		o      auditOutput
+		opts   audit.ImageOptions
+		vulnDB string
 	)
 	cmd := &cobra.Command{
-		Use:   "image [--format table|json|sarif] [--fail-on SEVERITY] [--allow-secret NAME|PATH] [--allow-setuid PATH] IMAGE",
+		Use:   "image [--format table|json|sarif] [--fail-on SEVERITY] [--allow-secret NAME|PATH] [--allow-setuid PATH] [--vuln-db DIR] IMAGE",
 		Short: "Audit an image in the store without running it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -90,14 +93,40 @@ func newAuditImageCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return frontEndError(cmd, err)
 			}
+			if vulnDB != "" {
+				if err := addVulnFindings(g, args[0], vulnDB, r); err != nil {
+					return frontEndError(cmd, err)
+				}
+			}
 			return o.emit(cmd, r)
 		},
 	}
 	o.register(cmd)
 	cmd.Flags().StringArrayVar(&opts.AllowSecrets, "allow-secret", nil, "an ENV or label name (NAME, PREFIX*) or a file path not to report as a secret (repeatable)")
 	cmd.Flags().StringArrayVar(&opts.AllowSetuid, "allow-setuid", nil, "a path whose setuid/setgid bits are accepted (repeatable)")
+	cmd.Flags().StringVar(&vulnDB, "vuln-db", "", "also match the image's packages (those `tirith sbom` lists) against the OSV records in DIR (*.json), offline")
 	dockerFlagErrors(cmd)
 	return cmd
+}
+
+// addVulnFindings matches the image's packages against the OSV records in
+// dir and adds a finding per match (and one saying how many records were
+// read), so they share the report's formats and --fail-on.
+func addVulnFindings(g *Globals, ref, dir string, r *audit.Report) error {
+	db, err := vuln.Load(dir)
+	if err != nil {
+		return fmt.Errorf("--vuln-db: %w", err)
+	}
+	st, err := store.Open(g.Storage)
+	if err != nil {
+		return err
+	}
+	_, cs, err := sbom.ForImage(st, ref)
+	if err != nil {
+		return err
+	}
+	r.Findings = append(r.Findings, audit.VulnFindings(db.Count, dir, db.Match(cs))...)
+	return nil
 }
 
 func auditImage(g *Globals, ref string, opts audit.ImageOptions) (*audit.Report, error) {

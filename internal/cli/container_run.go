@@ -15,6 +15,7 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 	o := engine.Options{ReadOnly: true}
 	var entrypoint, pull, imagePolicy string
 	var insecure []string
+	var sigPol string
 	var pids int64
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
@@ -31,7 +32,14 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 				o.PidsLimit = &pids
 			}
 			o.LookupEnv = os.LookupEnv
-			if err := pullForRun(cmd.Context(), g, o.Image, pull, insecure, cmd.ErrOrStderr()); err != nil {
+			pol, err := loadPolicy(sigPol)
+			if err != nil {
+				return frontEndError(cmd, err)
+			}
+			if err := pullForRun(cmd.Context(), g, o.Image, pull, insecure, pol, cmd.ErrOrStderr()); err != nil {
+				return frontEndError(cmd, err)
+			}
+			if err := checkStoredImage(g, o.Image, pol); err != nil {
 				return frontEndError(cmd, err)
 			}
 			if err := applyImagePolicy(cmd, g, o.Image, imagePolicy); err != nil {
@@ -76,6 +84,7 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 	f.StringVar(&pull, "pull", "missing", "pull the image: missing (when not in the store), always, never")
 	f.StringArrayVar(&insecure, "insecure-registry", nil, "with --pull: allow plain http to this registry (HOST or HOST:PORT)")
 	f.StringVar(&imagePolicy, "image-policy", "", "audit the image before the run: warn, refuse or off (default: the config file's ($TIRITH_CONFIG, else /etc/tirith/config.json), else warn)")
+	signaturePolicyFlag(cmd, &sigPol)
 	// -h is --hostname, as in Docker; help stays --help.
 	cmd.Flags().BoolP("help", "", false, "help")
 	return cmd

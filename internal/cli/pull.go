@@ -13,12 +13,14 @@ import (
 	"github.com/tirith-project/tirith/internal/engine"
 	"github.com/tirith-project/tirith/internal/image/ref"
 	"github.com/tirith-project/tirith/internal/image/store"
+	"github.com/tirith-project/tirith/internal/image/trust"
 )
 
 func newPullCmd(g *Globals) *cobra.Command {
 	var (
 		insecure []string
 		quiet    bool
+		sigPol   string
 	)
 	cmd := &cobra.Command{
 		Use:   "pull [--insecure-registry HOST]... [--quiet] IMAGE",
@@ -32,12 +34,16 @@ func newPullCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			pol, err := loadPolicy(sigPol)
+			if err != nil {
+				return err
+			}
 			s, err := store.Open(g.Storage)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			img, err := pullImage(cmd.Context(), s, args[0], insecure, out, quiet)
+			img, err := pullImage(cmd.Context(), s, args[0], insecure, pol, out, quiet)
 			if err != nil {
 				return err
 			}
@@ -51,18 +57,23 @@ func newPullCmd(g *Globals) *cobra.Command {
 	}
 	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "allow plain http to this registry (HOST or HOST:PORT; repeatable)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image reference")
+	signaturePolicyFlag(cmd, &sigPol)
 	return cmd
 }
 
 // pullImage pulls name into s with progress on out: what `tirith pull`
 // and `tirith run --pull` share.
-func pullImage(ctx context.Context, s *store.Store, name string, insecure []string, out io.Writer, quiet bool) (*store.Image, error) {
+func pullImage(ctx context.Context, s *store.Store, name string, insecure []string, pol *trust.Policy, out io.Writer, quiet bool) (*store.Image, error) {
 	r, err := ref.Parse(name)
 	if err != nil {
 		return nil, err
 	}
 	lp := newLayerProgress(out, quiet)
-	img, err := s.Pull(ctx, name, store.PullOptions{InsecureRegistries: insecure, Progress: lp.fn()})
+	opts := store.PullOptions{InsecureRegistries: insecure, Progress: lp.fn()}
+	if pol != nil {
+		opts.Verify = pol.VerifyPull
+	}
+	img, err := s.Pull(ctx, name, opts)
 	lp.finish()
 	if err != nil {
 		return nil, pullError(err, r.Registry, insecure)
@@ -74,7 +85,7 @@ func pullImage(ctx context.Context, s *store.Store, name string, insecure []stri
 // flag): missing (the default) pulls an image the store lacks, always
 // pulls every time, never uses only the store. Progress goes to stderr:
 // stdout is the container's.
-func pullForRun(ctx context.Context, g *Globals, image, policy string, insecure []string, stderr io.Writer) error {
+func pullForRun(ctx context.Context, g *Globals, image, policy string, insecure []string, pol *trust.Policy, stderr io.Writer) error {
 	switch policy {
 	case "missing", "always":
 	case "never":
@@ -96,7 +107,7 @@ func pullForRun(ctx context.Context, g *Globals, image, policy string, insecure 
 		}
 		fmt.Fprintf(stderr, "Unable to find image '%s' locally\n", image)
 	}
-	img, err := pullImage(ctx, s, image, insecure, stderr, false)
+	img, err := pullImage(ctx, s, image, insecure, pol, stderr, false)
 	if err != nil {
 		return fmt.Errorf("--pull %s: %w", policy, err)
 	}

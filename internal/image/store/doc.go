@@ -8,6 +8,7 @@
 //	<root>/layers/<diffid-hex>/  each layer unpacked ONCE: an overlayfs lower,
 //	                             shared read-only by every container using it
 //	<root>/layermeta/<hex>.json  what unpack reported (setuid files, warnings)
+//	<root>/signatures/<hex>.json what PullOptions.Verify kept for manifest <hex>
 //	<root>/index.json            image records and their names
 //	<root>/tmp/                  temp files and dirs; debris after a crash
 //	<root>/lock, index.lock      flock(2) files
@@ -41,5 +42,6 @@
 // to join with ":" as an overlay lowerdir.
 //
 // This package does not mount anything, does not create containers' upper
-// or work dirs, and does not enforce image trust policy.
+// or work dirs, and does not decide on image trust: package trust does,
+// through PullOptions.Verify, before any blob is fetched.
 package store

@@ -240,3 +240,13 @@ type layerReader struct {
 }
 
 func (l layerReader) Close() error { return l.close() }
+
+// Lookup is Get that also returns the canonical reference q matched as
+// a name or digest reference ("" when it matched by ID).
+func (s *Store) Lookup(q string) (*Image, string, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, "", err
+	}
+	return find(idx, q)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -27,6 +28,23 @@ type PullOptions struct {
 	Keychain authn.Keychain
 	// Transport is the base HTTP transport; default remote.DefaultTransport.
 	Transport http.RoundTripper
+	// Verify, if set, decides on the image before any of it is stored
+	// (package trust's signature policy). What it returns is kept with the
+	// image (see Signatures); an error refuses the image.
+	Verify func(context.Context, VerifyTarget) ([]byte, error)
+}
+
+// VerifyTarget is what PullOptions.Verify decides on.
+type VerifyTarget struct {
+	// Ref is the reference pulled, normalized.
+	Ref ref.Reference
+	// Repo is Ref's repository, parsed for go-containerregistry.
+	Repo name.Repository
+	// Digest is the digest of the manifest Ref resolved to (an index
+	// for a multi-platform image): what signatures sign.
+	Digest string
+	// Remote reaches the registry as the pull does (transport, auth).
+	Remote []remote.Option
 }
 
 // Pull fetches image s from its registry and stores it. Every blob is
@@ -60,14 +78,19 @@ func (s *Store) Pull(ctx context.Context, image string, opts PullOptions) (*Imag
 		base = remote.DefaultTransport
 	}
 	tr := &httpsOnly{base: base, insecure: opts.InsecureRegistries}
-	desc, err := remote.Get(nref,
-		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(kc),
-		remote.WithTransport(tr),
-		remote.WithPlatform(platform),
-	)
+	ropts := []remote.Option{remote.WithAuthFromKeychain(kc), remote.WithTransport(tr)}
+	desc, err := remote.Get(nref, append(ropts, remote.WithContext(ctx), remote.WithPlatform(platform))...)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", r, err)
+	}
+	top := desc.Digest.String()
+	var keep []byte
+	if opts.Verify != nil {
+		// Before any blob is fetched: a refused image leaves nothing.
+		keep, err = opts.Verify(ctx, VerifyTarget{Ref: r, Repo: nref.Context(), Digest: top, Remote: ropts})
+		if err != nil {
+			return nil, fmt.Errorf("pull %s: %w", r, err)
+		}
 	}
 	img, err := desc.Image() // resolves an index to the platform's image
 	if err != nil {
@@ -84,6 +107,16 @@ func (s *Store) Pull(ctx context.Context, image string, opts PullOptions) (*Imag
 		digests = append(digests, r.String()) // may be the index digest
 	}
 	digests = append(digests, r.WithDigest(fmt.Sprintf("sha256:%x", sha256Sum(raw))).String())
+	if d := r.WithDigest(top).String(); !slices.Contains(digests, d) {
+		digests = append(digests, d) // the index a tag resolved to: what a signature signs
+	}
+	if keep != nil {
+		// Before the record: an image recorded is never without the
+		// signatures it was admitted with.
+		if err := s.putSignatures(top, keep); err != nil {
+			return nil, fmt.Errorf("pull %s: %w", r, err)
+		}
+	}
 	out, err := s.add(ctx, img, names, digests, &progress{fn: opts.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", r, err)

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -107,10 +109,16 @@ func (s *Store) gcLocked() error {
 	if err != nil {
 		return fmt.Errorf("gc: %w", err)
 	}
-	blobs, layers := map[string]bool{}, map[string]bool{}
+	blobs, layers, sigs := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, img := range idx.Images {
 		for _, d := range []string{img.ID, img.ManifestDigest} {
 			blobs[strings.TrimPrefix(d, "sha256:")] = true
+		}
+		sigs[strings.TrimPrefix(img.ManifestDigest, "sha256:")+".json"] = true
+		for _, d := range img.Digests {
+			if _, dg, ok := strings.Cut(d, "@sha256:"); ok {
+				sigs[dg+".json"] = true
+			}
 		}
 		for _, l := range img.Layers {
 			blobs[strings.TrimPrefix(l.Digest, "sha256:")] = true
@@ -139,6 +147,10 @@ func (s *Store) gcLocked() error {
 	}
 	if err := sweep(filepath.Join(s.root, "layermeta"), func(n string) bool { return layers[strings.TrimSuffix(n, ".json")] }); err != nil {
 		return fmt.Errorf("gc layer metadata: %w", err)
+	}
+	err = sweep(filepath.Join(s.root, "signatures"), func(n string) bool { return sigs[n] })
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("gc signatures: %w", err)
 	}
 	return nil
 }
