@@ -19,13 +19,13 @@ import (
 func NewSeccompCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "seccomp",
-		Short: "Compile and check seccomp profiles",
-		Long: `Compile and check seccomp profiles.
+		Short: "Compile, check and generate seccomp profiles",
+		Long: `Compile, check and generate seccomp profiles.
 
 PROFILE is a file in Docker's seccomp format, an OCI linux.seccomp object, an
 OCI config.json, or the word "default" for Tirith's default profile.`,
 	}
-	cmd.AddCommand(newSeccompCompileCmd(), newSeccompCheckCmd())
+	cmd.AddCommand(newSeccompCompileCmd(), newSeccompCheckCmd(), newSeccompGenerateCmd())
 	return cmd
 }
 
