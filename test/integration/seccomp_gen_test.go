@@ -1,0 +1,101 @@
+package integration
+
+import (
+	"archive/tar"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// scgenImage imports an image holding the given host files (at /NAME)
+// into a fresh store and returns the store.
+func scgenImage(t *testing.T, e *env, ref string, files map[string]string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	now := time.Now()
+	for _, d := range []string{"bin", "etc", "proc", "dev", "sys", "run", "tmp"} {
+		must(t, tw.WriteHeader(&tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: now}))
+	}
+	passwd := []byte("root:x:0:0:root:/:/bin/false\n")
+	must(t, tw.WriteHeader(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(passwd)), ModTime: now}))
+	_, err := tw.Write(passwd)
+	must(t, err)
+	for name, host := range files {
+		data, err := os.ReadFile(host)
+		must(t, err)
+		must(t, tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data)), ModTime: now}))
+		_, err = tw.Write(data)
+		must(t, err)
+	}
+	must(t, tw.Close())
+	file := filepath.Join(t.TempDir(), "rootfs.tar")
+	must(t, os.WriteFile(file, buf.Bytes(), 0o644))
+	st := t.TempDir()
+	e.storageOK(st, "import", file, ref)
+	return st
+}
+
+// TestSeccompGenerateFromBinary generates a profile from a Go program with
+// the static analysis, runs the program under it, and checks that the
+// profile refuses syscalls the program never makes, in another program
+// run under the same profile.
+func TestSeccompGenerateFromBinary(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	goprog, keyctl := filepath.Join(dir, "goprog"), filepath.Join(dir, "gokeyctl")
+	for out, pkg := range map[string]string{goprog: "goprog", keyctl: "gokeyctl"} {
+		if err := build(out, "./internal/seccomp/static/testdata/"+pkg, []string{"CGO_ENABLED=0"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const ref = "example.com/scgen:1"
+	st := scgenImage(t, e, ref, map[string]string{"goprog": goprog, "gokeyctl": keyctl})
+
+	profile := filepath.Join(dir, "goprog.json")
+	r := e.frontEnd(nil, "seccomp", "generate", "--from-binary", goprog, "--strict", "--out", profile)
+	if r.code != 0 {
+		t.Fatalf("generate: exit %d\n%s", r.code, r.stderr)
+	}
+	t.Logf("generate: %s", r.stderr)
+	data, err := os.ReadFile(profile)
+	must(t, err)
+	for _, want := range []string{`"personality"`, `"getpid"`, `"execve"`, "from: static: main.main"} {
+		if !bytes.Contains(data, []byte(want)) {
+			t.Errorf("profile lacks %s", want)
+		}
+	}
+	for _, not := range []string{`"keyctl"`, `"ptrace"`, `"kexec_load"`, `"mount"`} {
+		if bytes.Contains(data, []byte(not)) {
+			t.Errorf("profile allows %s", not)
+		}
+	}
+	if r := e.frontEnd(nil, "seccomp", "check", profile); r.code != 0 || r.stdout != "ok\n" {
+		t.Fatalf("seccomp check: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
+	// The program does its work under its profile: personality (the
+	// query) is allowed, mount is refused (the default profile refuses it
+	// too, and the program does not depend on it).
+	run := func(secopt string, cmd ...string) result {
+		t.Helper()
+		return e.frontEnd(nil, append([]string{"--storage", st, "run", "--rm", "--security-opt", secopt, ref}, cmd...)...)
+	}
+	r = run("seccomp="+profile, "/goprog")
+	if r.code != 0 || !strings.Contains(r.stdout, "personality 0x0") || !strings.Contains(r.stdout, "mount true") {
+		t.Fatalf("goprog under its profile: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+
+	// keyctl works without a filter, and not under goprog's profile.
+	r = run("seccomp=unconfined", "/gokeyctl")
+	if r.code != 0 || !strings.Contains(r.stdout, "keyctl ok") {
+		t.Fatalf("gokeyctl unconfined: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	r = run("seccomp="+profile, "/gokeyctl")
+	if r.code != 0 || !strings.Contains(r.stdout, "keyctl EPERM") || !strings.Contains(r.stdout, "ptrace EPERM") {
+		t.Fatalf("gokeyctl under goprog's profile: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}
