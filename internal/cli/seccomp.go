@@ -25,7 +25,7 @@ func NewSeccompCmd() *cobra.Command {
 PROFILE is a file in Docker's seccomp format, an OCI linux.seccomp object, an
 OCI config.json, or the word "default" for Tirith's default profile.`,
 	}
-	cmd.AddCommand(newSeccompCompileCmd(), newSeccompCheckCmd(), newSeccompGenerateCmd())
+	cmd.AddCommand(newSeccompCompileCmd(), newSeccompCheckCmd(), newSeccompGenerateCmd(), newSeccompExplainCmd(), newSeccompDiffCmd())
 	return cmd
 }
 
