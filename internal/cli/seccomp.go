@@ -16,7 +16,7 @@ import (
 
 // NewSeccompCmd returns "seccomp", the profile tooling: compile a profile
 // and show its cost, or check that it is valid.
-func NewSeccompCmd() *cobra.Command {
+func NewSeccompCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "seccomp",
 		Short: "Compile, check and generate seccomp profiles",
@@ -25,7 +25,7 @@ func NewSeccompCmd() *cobra.Command {
 PROFILE is a file in Docker's seccomp format, an OCI linux.seccomp object, an
 OCI config.json, or the word "default" for Tirith's default profile.`,
 	}
-	cmd.AddCommand(newSeccompCompileCmd(), newSeccompCheckCmd(), newSeccompGenerateCmd(), newSeccompExplainCmd(), newSeccompDiffCmd())
+	cmd.AddCommand(newSeccompCompileCmd(), newSeccompCheckCmd(), newSeccompGenerateCmd(g), newSeccompExplainCmd(), newSeccompDiffCmd())
 	return cmd
 }
 

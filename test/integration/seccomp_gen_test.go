@@ -3,6 +3,7 @@ package integration
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,5 +98,115 @@ func TestSeccompGenerateFromBinary(t *testing.T) {
 	r = run("seccomp="+profile, "/gokeyctl")
 	if r.code != 0 || !strings.Contains(r.stdout, "keyctl EPERM") || !strings.Contains(r.stdout, "ptrace EPERM") {
 		t.Fatalf("gokeyctl under goprog's profile: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// profileNames returns the syscalls a generated profile names, with the
+// comment of their (first) rule.
+func profileNames(t *testing.T, path string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	must(t, err)
+	var p struct {
+		Syscalls []struct {
+			Names   []string `json:"names"`
+			Comment string   `json:"comment"`
+		} `json:"syscalls"`
+	}
+	must(t, json.Unmarshal(data, &p))
+	out := map[string]string{}
+	for _, r := range p.Syscalls {
+		for _, n := range r.Names {
+			if _, ok := out[n]; !ok {
+				out[n] = r.Comment
+			}
+		}
+	}
+	return out
+}
+
+// TestSeccompGenerateTrace records a Go program's syscalls with the
+// user-notification recorder, checks that the runtime's own syscalls are
+// not among them, runs the program under the result, and merges a second
+// program's run into it.
+func TestSeccompGenerateTrace(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	goprog, keyctl := filepath.Join(dir, "goprog"), filepath.Join(dir, "gokeyctl")
+	for out, pkg := range map[string]string{goprog: "goprog", keyctl: "gokeyctl"} {
+		if err := build(out, "./internal/seccomp/static/testdata/"+pkg, []string{"CGO_ENABLED=0"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const ref = "example.com/sctrace:1"
+	st := scgenImage(t, e, ref, map[string]string{"goprog": goprog, "gokeyctl": keyctl})
+	profile := filepath.Join(dir, "traced.json")
+
+	r := e.frontEnd(nil, "--storage", st, "seccomp", "generate", "--trace", "--out", profile, ref, "/goprog")
+	if r.code != 0 || !strings.Contains(r.stdout, "personality 0x0") {
+		t.Fatalf("trace: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "wall 3 (syscalls): the recording filter") {
+		t.Errorf("the trace's relaxation is not printed: %s", r.stderr)
+	}
+	names := profileNames(t, profile)
+	traced := 0
+	for _, c := range names {
+		if strings.Contains(c, "trace: "+ref) {
+			traced++
+		}
+	}
+	t.Logf("goprog: %d syscalls traced, %d in the profile", traced, len(names))
+	for _, n := range []string{"personality", "execve", "write", "openat", "exit_group"} {
+		if !strings.Contains(names[n], "trace: "+ref+" /goprog") {
+			t.Errorf("%s not recorded (rule comment %q)", n, names[n])
+		}
+	}
+	// The runtime's own work before the filter, and goprog's never-made
+	// calls, are not recorded.
+	for _, n := range []string{"pivot_root", "sethostname", "capset", "seccomp", "unshare", "setns", "keyctl", "ptrace", "landlock_restrict_self"} {
+		if c, ok := names[n]; ok {
+			t.Errorf("%s in the traced profile (%s)", n, c)
+		}
+	}
+	// The static analysis finds everything the trace saw.
+	sp := filepath.Join(dir, "static.json")
+	if r := e.frontEnd(nil, "seccomp", "generate", "--from-binary", goprog, "--strict", "--out", sp); r.code != 0 {
+		t.Fatalf("generate --from-binary: %s", r.stderr)
+	}
+	static := profileNames(t, sp)
+	for n, c := range names {
+		if _, ok := static[n]; !ok && strings.Contains(c, "trace: "+ref) {
+			t.Errorf("%s traced but not found statically", n)
+		}
+	}
+	t.Logf("goprog: %d syscalls in the static profile, %d in the traced one", len(static), len(names))
+
+	run := func(cmd string) result {
+		t.Helper()
+		return e.frontEnd(nil, "--storage", st, "run", "--rm", "--security-opt", "seccomp="+profile, ref, cmd)
+	}
+	if r := run("/goprog"); r.code != 0 || !strings.Contains(r.stdout, "personality 0x0") {
+		t.Fatalf("goprog under its traced profile: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if r := run("/gokeyctl"); !strings.Contains(r.stdout, "keyctl EPERM") {
+		t.Fatalf("gokeyctl under goprog's traced profile: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+
+	// --merge adds gokeyctl's run; keyctl is refused by the default
+	// profile, so it needs --beyond-default to be kept.
+	r = e.frontEnd(nil, "--storage", st, "seccomp", "generate", "--trace", "--merge", "--beyond-default", "--out", profile, ref, "/gokeyctl")
+	if r.code != 0 {
+		t.Fatalf("trace --merge: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	merged := profileNames(t, profile)
+	if !strings.Contains(merged["keyctl"], "trace: "+ref+" /gokeyctl") || !strings.Contains(merged["personality"], "trace: "+ref+" /goprog") {
+		t.Errorf("merged profile: keyctl %q, personality %q", merged["keyctl"], merged["personality"])
+	}
+	if r := run("/gokeyctl"); !strings.Contains(r.stdout, "keyctl ok") {
+		t.Fatalf("gokeyctl under the merged profile: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if r := run("/goprog"); r.code != 0 {
+		t.Fatalf("goprog under the merged profile: exit %d\nstderr: %s", r.code, r.stderr)
 	}
 }

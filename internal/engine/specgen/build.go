@@ -294,6 +294,12 @@ func (b *builder) syscalls() error {
 	case o.Privileged:
 		s.Linux.Seccomp = nil
 		b.out.Seccomp = "unconfined"
+	case o.Seccomp != nil:
+		s.Linux.Seccomp = o.Seccomp.Profile
+		b.out.Seccomp = o.Seccomp.Name
+		if o.Seccomp.Relaxation != "" {
+			b.relax(3, o.Seccomp.Flag, o.Seccomp.Relaxation)
+		}
 	case sec.seccomp == "unconfined":
 		b.out.Seccomp = "unconfined"
 		s.Linux.Seccomp = nil
