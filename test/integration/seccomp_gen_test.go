@@ -210,3 +210,63 @@ func TestSeccompGenerateTrace(t *testing.T) {
 		t.Fatalf("goprog under the merged profile: exit %d\nstderr: %s", r.code, r.stderr)
 	}
 }
+
+// TestSeccompAuto runs with --security-opt seccomp=auto: the profile is
+// generated from the entrypoint binary (goprog), cached under the store
+// with private modes, and the default profile is kept, with a warning,
+// for a binary whose analysis is incomplete (busybox).
+func TestSeccompAuto(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	goprog := filepath.Join(dir, "goprog")
+	if err := build(goprog, "./internal/seccomp/static/testdata/goprog", []string{"CGO_ENABLED=0"}); err != nil {
+		t.Fatal(err)
+	}
+	const ref = "example.com/scauto:1"
+	st := scgenImage(t, e, ref, map[string]string{"goprog": goprog, "bin/busybox": busybox})
+
+	name := strings.ToLower(strings.ReplaceAll(e.id(), "_", "-"))
+	r := e.frontEnd(nil, "--storage", st, "run", "--name", name, "--security-opt", "seccomp=auto", ref, "/goprog")
+	if r.code != 0 || !strings.Contains(r.stdout, "personality 0x0") {
+		t.Fatalf("goprog with seccomp=auto: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stderr, "seccomp=auto") {
+		t.Errorf("unexpected warning: %s", r.stderr)
+	}
+	in := e.storageOK(st, "inspect", name)
+	if !strings.Contains(in, `"Profile": "auto"`) {
+		t.Errorf("inspect does not report the auto profile:\n%s", in)
+	}
+	e.storageOK(st, "rm", name)
+
+	cacheDir := filepath.Join(st, "seccomp-auto")
+	fi, err := os.Stat(cacheDir)
+	must(t, err)
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("cache dir mode %v, want 0700", fi.Mode().Perm())
+	}
+	entries, err := os.ReadDir(cacheDir)
+	must(t, err)
+	if len(entries) != 1 {
+		t.Fatalf("cache holds %d entries, want 1", len(entries))
+	}
+	info, err := entries[0].Info()
+	must(t, err)
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("cache file mode %v, want 0600", info.Mode().Perm())
+	}
+	data, err := os.ReadFile(filepath.Join(cacheDir, entries[0].Name()))
+	must(t, err)
+	if !bytes.Contains(data, []byte(`personality`)) || bytes.Contains(data, []byte(`"accept4"`)) {
+		t.Errorf("cached profile is not goprog's:\n%s", data)
+	}
+
+	// busybox leaves sites unresolved: the default profile, with a warning.
+	r = e.frontEnd(nil, "--storage", st, "run", "--rm", "--security-opt", "seccomp=auto", ref, "/bin/busybox", "echo", "hi")
+	if r.code != 0 || r.stdout != "hi\n" {
+		t.Fatalf("busybox with seccomp=auto: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "seccomp=auto: /bin/busybox: the analysis left") || !strings.Contains(r.stderr, "using the default profile") {
+		t.Errorf("no fallback warning: %s", r.stderr)
+	}
+}
