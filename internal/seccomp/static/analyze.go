@@ -92,7 +92,14 @@ var Always = []struct{ Name, Why string }{
 }
 
 // Analyze finds the syscalls the x86_64 ELF binary at path can make.
-func Analyze(path string, opt Options) (*Result, error) {
+// The binary may come from an untrusted image: a malformed file is an
+// error, never a crash (debug/elf and debug/gosym can panic on some).
+func Analyze(path string, opt Options) (res *Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("analyse %s: malformed binary: %v", path, p)
+		}
+	}()
 	start := time.Now()
 	if opt.MaxDepth <= 0 {
 		opt.MaxDepth = 8

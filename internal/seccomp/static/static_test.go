@@ -253,3 +253,24 @@ func TestProfileWrite(t *testing.T) {
 		t.Error("mount missing with BeyondDefault")
 	}
 }
+
+func TestMalformed(t *testing.T) {
+	dir := t.TempDir()
+	good, err := os.ReadFile(goBuild(t, "goprog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{
+		"empty":     nil,
+		"text":      []byte("#!/bin/sh\necho hi\n"),
+		"truncated": good[:4096],
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Analyze(p, Options{}); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: err %v, want an error naming the file", name, err)
+		}
+	}
+}
