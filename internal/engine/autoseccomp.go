@@ -41,6 +41,12 @@ func (e *Engine) seccompCacheDir() string { return filepath.Join(e.Storage, "sec
 // not analysed), the default profile stays and a warning says why.
 func (e *Engine) autoSeccomp(imageID, rootfs string, built *specgen.Built) error {
 	built.Seccomp = "default"
+	if !built.Spec.Process.NoNewPrivileges {
+		// The filter would then go up before the runtime's capability
+		// switch, whose syscalls no program's profile holds.
+		built.Warnings = append(built.Warnings, "--security-opt seccomp=auto: no-new-privileges=false installs the filter before the runtime's own setup; using the default profile")
+		return nil
+	}
 	args := built.Spec.Process.Args
 	if len(args) == 0 || goruntime.GOARCH != "amd64" {
 		built.Warnings = append(built.Warnings, "--security-opt seccomp=auto: only x86_64 binaries are analysed; using the default profile")

@@ -261,6 +261,12 @@ func TestSeccompAuto(t *testing.T) {
 		t.Errorf("cached profile is not goprog's:\n%s", data)
 	}
 
+	// Without no_new_privs the filter would precede the runtime's setup.
+	r = e.frontEnd(nil, "--storage", st, "run", "--rm", "--security-opt", "no-new-privileges=false", "--security-opt", "seccomp=auto", ref, "/goprog")
+	if r.code != 0 || !strings.Contains(r.stderr, "seccomp=auto: no-new-privileges=false") {
+		t.Errorf("seccomp=auto without no_new_privs: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+
 	// busybox leaves sites unresolved: the default profile, with a warning.
 	r = e.frontEnd(nil, "--storage", st, "run", "--rm", "--security-opt", "seccomp=auto", ref, "/bin/busybox", "echo", "hi")
 	if r.code != 0 || r.stdout != "hi\n" {
