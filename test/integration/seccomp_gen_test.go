@@ -276,3 +276,38 @@ func TestSeccompAuto(t *testing.T) {
 		t.Errorf("no fallback warning: %s", r.stderr)
 	}
 }
+
+// TestSeccompGenerateHTTPServer: a static Go HTTP server serves a request
+// (its own, over the container's loopback) under the profile generated
+// from its binary and under the one traced from a run; both refuse what
+// it never does.
+func TestSeccompGenerateHTTPServer(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	srv := filepath.Join(dir, "gohttp")
+	if err := build(srv, "./internal/seccomp/static/testdata/gohttp", []string{"CGO_ENABLED=0"}); err != nil {
+		t.Fatal(err)
+	}
+	const ref = "example.com/schttp:1"
+	st := scgenImage(t, e, ref, map[string]string{"gohttp": srv})
+	static, traced := filepath.Join(dir, "static.json"), filepath.Join(dir, "traced.json")
+	if r := e.frontEnd(nil, "seccomp", "generate", "--from-binary", srv, "--strict", "--out", static); r.code != 0 {
+		t.Fatalf("generate --from-binary: %s", r.stderr)
+	}
+	if r := e.frontEnd(nil, "--storage", st, "seccomp", "generate", "--trace", "--out", traced, ref, "/gohttp"); r.code != 0 || r.stdout != "200 hello /served\n" {
+		t.Fatalf("generate --trace: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, p := range []string{static, traced} {
+		names := profileNames(t, p)
+		t.Logf("%s: %d syscalls", filepath.Base(p), len(names))
+		for _, n := range []string{"ptrace", "mount", "keyctl"} {
+			if _, ok := names[n]; ok {
+				t.Errorf("%s allows %s", filepath.Base(p), n)
+			}
+		}
+		r := e.frontEnd(nil, "--storage", st, "run", "--rm", "--security-opt", "seccomp="+p, ref, "/gohttp")
+		if r.code != 0 || r.stdout != "200 hello /served\n" {
+			t.Errorf("gohttp under %s: exit %d\nstdout: %s\nstderr: %s", filepath.Base(p), r.code, r.stdout, r.stderr)
+		}
+	}
+}

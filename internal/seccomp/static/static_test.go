@@ -143,6 +143,17 @@ func TestGoProgram(t *testing.T) {
 	}
 }
 
+func TestGoHTTPServer(t *testing.T) {
+	bin := goBuild(t, "gohttp")
+	r := analyze(t, bin, Options{})
+	if !r.Complete() {
+		t.Errorf("unresolved sites: %v", r.Unresolved)
+	}
+	requireSyscalls(t, r, []string{"socket", "bind", "listen", "accept4", "connect", "epoll_pwait", "setsockopt", "getsockname"},
+		[]string{"kexec_load", "keyctl", "ptrace", "mount", "bpf"})
+	requireSuperset(t, r, straced(t, bin))
+}
+
 func TestGoKeyctl(t *testing.T) {
 	r := analyze(t, goBuild(t, "gokeyctl"), Options{})
 	requireSyscalls(t, r, []string{"keyctl", "ptrace"}, []string{"personality", "mount", "kexec_load"})
