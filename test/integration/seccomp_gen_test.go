@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tirith-project/tirith/internal/testutil"
 )
 
 // scgenImage imports an image holding the given host files (at /NAME)
@@ -310,4 +313,73 @@ func TestSeccompGenerateHTTPServer(t *testing.T) {
 			t.Errorf("gohttp under %s: exit %d\nstdout: %s\nstderr: %s", filepath.Base(p), r.code, r.stdout, r.stderr)
 		}
 	}
+}
+
+// TestSeccompGenerateC: a static C program under the profile generated
+// from it (strict: every site resolved), and a dynamic one whose ld.so
+// and libc come from the image's root (--rootfs).
+func TestSeccompGenerateC(t *testing.T) {
+	e := newEnv(t)
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed: the C program tests need it (apt-get install gcc libc6-dev)")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(testutil.ModuleRoot(), "internal/seccomp/static/testdata/cprog/main.c")
+	cstatic, cdyn := filepath.Join(dir, "cstatic"), filepath.Join(dir, "cdyn")
+	for out, flags := range map[string][]string{cstatic: {"-static"}, cdyn: nil} {
+		if b, err := exec.Command("gcc", append(append([]string{"-O2", "-o", out}, flags...), src)...).CombinedOutput(); err != nil {
+			t.Fatalf("gcc: %v\n%s", err, b)
+		}
+	}
+	// The dynamic program's libraries, at the paths it names.
+	files := map[string]string{"cstatic": cstatic, "cdyn": cdyn}
+	for _, lib := range []string{"/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6"} {
+		real, err := filepath.EvalSymlinks(lib)
+		if err != nil {
+			t.Skipf("%s: %v (the test copies the host's glibc)", lib, err)
+		}
+		files[strings.TrimPrefix(lib, "/")] = real
+	}
+	rootfs := filepath.Join(dir, "rootfs")
+	for name, host := range files {
+		must(t, os.MkdirAll(filepath.Join(rootfs, filepath.Dir(name)), 0o755))
+		copyFile(t, host, filepath.Join(rootfs, name))
+	}
+	const ref = "example.com/scc:1"
+	st := scgenImage(t, e, ref, map[string]string{
+		"cstatic": cstatic, "cdyn": cdyn,
+		"lib64/ld-linux-x86-64.so.2":     files["lib64/ld-linux-x86-64.so.2"],
+		"lib/x86_64-linux-gnu/libc.so.6": files["lib/x86_64-linux-gnu/libc.so.6"],
+	})
+
+	run := func(profile, cmd string) {
+		t.Helper()
+		r := e.frontEnd(nil, "--storage", st, "run", "--rm", "--security-opt", "seccomp="+profile, ref, cmd)
+		if r.code != 0 || r.stdout != "personality 0 pid 1\n" {
+			t.Errorf("%s under %s: exit %d\nstdout: %q\nstderr: %s", cmd, filepath.Base(profile), r.code, r.stdout, r.stderr)
+		}
+	}
+	ps := filepath.Join(dir, "cstatic.json")
+	if r := e.frontEnd(nil, "seccomp", "generate", "--from-binary", cstatic, "--strict", "--out", ps); r.code != 0 {
+		t.Fatalf("generate cstatic: %s", r.stderr)
+	}
+	names := profileNames(t, ps)
+	t.Logf("static C program: %d syscalls in its profile", len(names))
+	for _, n := range []string{"ptrace", "mount", "keyctl", "kexec_load"} {
+		if _, ok := names[n]; ok {
+			t.Errorf("cstatic's profile allows %s", n)
+		}
+	}
+	run(ps, "/cstatic")
+
+	pd := filepath.Join(dir, "cdyn.json")
+	r := e.frontEnd(nil, "seccomp", "generate", "--from-binary", filepath.Join(rootfs, "cdyn"), "--rootfs", rootfs, "--out", pd)
+	if r.code != 0 {
+		t.Fatalf("generate cdyn: %s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "libc.so.6 analysed whole") || !strings.Contains(r.stderr, "3 file(s)") {
+		t.Errorf("cdyn's libraries were not analysed from the rootfs: %s", r.stderr)
+	}
+	t.Logf("dynamic C program: %d syscalls in its profile", len(profileNames(t, pd)))
+	run(pd, "/cdyn")
 }
