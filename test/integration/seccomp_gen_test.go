@@ -383,3 +383,42 @@ func TestSeccompGenerateC(t *testing.T) {
 	t.Logf("dynamic C program: %d syscalls in its profile", len(profileNames(t, pd)))
 	run(pd, "/cdyn")
 }
+
+// TestRealImageTraceNginx traces nginx from the real Debian image serving
+// its page (to curl, in the same container), and serves it again under
+// the traced profile.
+func TestRealImageTraceNginx(t *testing.T) {
+	f := newDebian(t)
+	script := "nginx -g 'daemon off;' & pid=$!; for i in $(seq 50); do curl -sf http://127.0.0.1/ && break; sleep 0.2; done; kill $pid; wait $pid; true"
+	flags := []string{"--tmpfs", "/var/lib/nginx", "--tmpfs", "/var/log/nginx"}
+	profile := filepath.Join(t.TempDir(), "nginx.json")
+	args := append(append([]string{"seccomp", "generate", "--trace", "--out", profile}, flags...), f.image, "sh", "-c", script)
+	r := f.fe(args...)
+	if r.code != 0 || !strings.Contains(r.stdout, "Welcome to nginx") {
+		t.Fatalf("trace: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	names := profileNames(t, profile)
+	t.Logf("nginx traced: %s; %d syscalls in the profile", strings.TrimSpace(lastLine(r.stderr, "trace of")), len(names))
+	for _, n := range []string{"accept4", "epoll_wait", "sendfile", "setgroups", "setuid"} {
+		if _, ok := names[n]; !ok {
+			t.Errorf("%s not recorded", n)
+		}
+	}
+	if _, ok := names["ptrace"]; ok {
+		t.Error("ptrace in nginx's traced profile")
+	}
+	r = f.fe(append(append(append([]string{"run", "--rm", "--security-opt", "seccomp=" + profile}, flags...), f.image), "sh", "-c", script)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "Welcome to nginx") {
+		t.Fatalf("nginx under its traced profile: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func lastLine(s, prefix string) string {
+	out := ""
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, prefix) {
+			out = l
+		}
+	}
+	return out
+}
