@@ -608,8 +608,6 @@ type event struct {
 	_       struct{} // keep the literal forms keyed
 }
 
-var debugBlock func(addr uint64, s *state) // tests only
-
 // flow runs the analysis over one function and calls emit for every
 // SYSCALL and every direct call or tail jump out of [lo, hi). want says
 // whether a call target's state is needed (it is kept only then).
@@ -734,9 +732,6 @@ func flow(ins []insn, lo, hi uint64, cv conv, noret map[uint64]bool, want func(t
 	}
 
 	for b := range starts {
-		if debugBlock != nil {
-			debugBlock(ins[starts[b]].addr, in[b])
-		}
 		s := in[b].clone()
 		for i := starts[b]; i < end(b); i++ {
 			x := ins[i]
