@@ -12,11 +12,7 @@ import (
 )
 
 func newFrontRunCmd(g *Globals) *cobra.Command {
-	o := engine.Options{ReadOnly: true}
-	var entrypoint, pull, imagePolicy string
-	var insecure []string
-	var sigPol string
-	var pids int64
+	rf := &runFlags{o: engine.Options{ReadOnly: true}}
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Run a command in a new container from an image, every wall up",
@@ -24,31 +20,60 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 			"Each flag that weakens a wall is printed as a warning. The built-in image tirith/demo needs no network.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Image, o.Cmd = args[0], args[1:]
-			if cmd.Flags().Changed("entrypoint") {
-				o.Entrypoint = &entrypoint
-			}
-			if cmd.Flags().Changed("pids-limit") {
-				o.PidsLimit = &pids
-			}
-			o.LookupEnv = os.LookupEnv
-			pol, err := loadPolicy(sigPol)
+			o, err := rf.options(cmd, g, args)
 			if err != nil {
 				return frontEndError(cmd, err)
 			}
-			if err := pullForRun(cmd.Context(), g, o.Image, pull, insecure, pol, cmd.ErrOrStderr()); err != nil {
-				return frontEndError(cmd, err)
-			}
-			if err := checkStoredImage(g, o.Image, pol); err != nil {
-				return frontEndError(cmd, err)
-			}
-			if err := applyImagePolicy(cmd, g, o.Image, imagePolicy); err != nil {
-				return frontEndError(cmd, err)
-			}
-			return frontEndError(cmd, runImage(cmd, g, &o))
+			return frontEndError(cmd, runImage(cmd, g, o))
 		},
 	}
 	dockerFlagErrors(cmd)
+	rf.register(cmd)
+	return cmd
+}
+
+// runFlags are run's flags, shared with `seccomp generate --trace`.
+type runFlags struct {
+	o           engine.Options
+	entrypoint  string
+	pull        string
+	insecure    []string
+	pids        int64
+	imagePolicy string // --image-policy
+	sigPol      string // --signature-policy
+}
+
+// options completes the options from the flags and IMAGE [CMD...], pulls
+// the image if the --pull policy says so, and checks it against the
+// signature policy and the image policy before anything is created.
+func (rf *runFlags) options(cmd *cobra.Command, g *Globals, args []string) (*engine.Options, error) {
+	o := rf.o
+	o.Image, o.Cmd = args[0], args[1:]
+	if cmd.Flags().Changed("entrypoint") {
+		o.Entrypoint = &rf.entrypoint
+	}
+	if cmd.Flags().Changed("pids-limit") {
+		o.PidsLimit = &rf.pids
+	}
+	o.LookupEnv = os.LookupEnv
+	pol, err := loadPolicy(rf.sigPol)
+	if err != nil {
+		return nil, err
+	}
+	if err := pullForRun(cmd.Context(), g, o.Image, rf.pull, rf.insecure, pol, cmd.ErrOrStderr()); err != nil {
+		return nil, err
+	}
+	if err := checkStoredImage(g, o.Image, pol); err != nil {
+		return nil, err
+	}
+	if err := applyImagePolicy(cmd, g, o.Image, rf.imagePolicy); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+func (rf *runFlags) register(cmd *cobra.Command) {
+	o := &rf.o
 	f := cmd.Flags()
 	// Flags end at the image name: what follows is the container's
 	// command, flags included.
@@ -62,7 +87,7 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 	f.StringArrayVar(&o.EnvFiles, "env-file", nil, "read environment variables from a file")
 	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
 	f.StringVarP(&o.User, "user", "u", "", "USER[:GROUP], names or numbers (default: the image's USER)")
-	f.StringVar(&entrypoint, "entrypoint", "", "replace the image's ENTRYPOINT (and reset its CMD)")
+	f.StringVar(&rf.entrypoint, "entrypoint", "", "replace the image's ENTRYPOINT (and reset its CMD)")
 	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "bind mount HOST_PATH:CONTAINER_PATH[:ro]")
 	f.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "mount a tmpfs: PATH[:OPTIONS]")
 	f.BoolVar(&o.ReadOnly, "read-only", true, "mount the root filesystem read-only (--read-only=false is a relaxation)")
@@ -75,19 +100,18 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 	f.StringVar(&o.MemorySwap, "memory-swap", "", "memory plus swap limit (default: = --memory, no swap; -1 unlimited)")
 	f.StringVar(&o.CPUs, "cpus", "", "number of CPUs (e.g. 1.5)")
 	f.Int64VarP(&o.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
-	f.Int64Var(&pids, "pids-limit", 0, "process limit (default 1024; 0 or -1 for none, a relaxation)")
+	f.Int64Var(&rf.pids, "pids-limit", 0, "process limit (default 1024; 0 or -1 for none, a relaxation)")
 	f.StringArrayVar(&o.Devices, "device", nil, "expose a host device: HOST[:CONTAINER[:rwm]] (relaxation)")
 	f.StringVarP(&o.Hostname, "hostname", "h", "", "container hostname (default: the short container id)")
 	f.StringVar(&o.Network, "network", "none", "none (default: only loopback), host or container:NAME (share a running container's network; relaxations)")
 	f.StringArrayVar(&o.Secrets, "secret", nil, "a file on a tmpfs at /run/secrets: SRC[,target=NAME,mode=0400,uid=N,gid=N]")
 	f.StringArrayVar(&o.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD], e.g. nofile=1024:2048")
-	f.StringVar(&pull, "pull", "missing", "pull the image: missing (when not in the store), always, never")
-	f.StringArrayVar(&insecure, "insecure-registry", nil, "with --pull: allow plain http to this registry (HOST or HOST:PORT)")
-	f.StringVar(&imagePolicy, "image-policy", "", "audit the image before the run: warn, refuse or off (default: the config file's ($TIRITH_CONFIG, else /etc/tirith/config.json), else warn)")
-	signaturePolicyFlag(cmd, &sigPol)
+	f.StringVar(&rf.pull, "pull", "missing", "pull the image: missing (when not in the store), always, never")
+	f.StringArrayVar(&rf.insecure, "insecure-registry", nil, "with --pull: allow plain http to this registry (HOST or HOST:PORT)")
+	f.StringVar(&rf.imagePolicy, "image-policy", "", "audit the image before the run: warn, refuse or off (default: the config file's ($TIRITH_CONFIG, else /etc/tirith/config.json), else warn)")
+	signaturePolicyFlag(cmd, &rf.sigPol)
 	// -h is --hostname, as in Docker; help stays --help.
 	cmd.Flags().BoolP("help", "", false, "help")
-	return cmd
 }
 
 func runImage(cmd *cobra.Command, g *Globals, o *engine.Options) error {

@@ -151,7 +151,7 @@ func newFrontEndRoot(name string, g *Globals) *cobra.Command {
 	rt.Long = "The OCI runtime, as under the name tirith-runc: runc's commands and global flags, e.g.\n" +
 		"  tirith runtime --root /run/tirith run --bundle DIR ID"
 	rt.AddCommand(newRuntimeHelpCmd())
-	root.AddCommand(rt, newDemoCmd(), newProbeCmd(), NewSeccompCmd())
+	root.AddCommand(rt, newDemoCmd(), newProbeCmd(), NewSeccompCmd(g))
 	return root
 }
 

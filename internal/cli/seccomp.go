@@ -16,16 +16,16 @@ import (
 
 // NewSeccompCmd returns "seccomp", the profile tooling: compile a profile
 // and show its cost, or check that it is valid.
-func NewSeccompCmd() *cobra.Command {
+func NewSeccompCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "seccomp",
-		Short: "Compile and check seccomp profiles",
-		Long: `Compile and check seccomp profiles.
+		Short: "Compile, check and generate seccomp profiles",
+		Long: `Compile, check and generate seccomp profiles.
 
 PROFILE is a file in Docker's seccomp format, an OCI linux.seccomp object, an
 OCI config.json, or the word "default" for Tirith's default profile.`,
 	}
-	cmd.AddCommand(newSeccompCompileCmd(), newSeccompCheckCmd())
+	cmd.AddCommand(newSeccompCompileCmd(), newSeccompCheckCmd(), newSeccompGenerateCmd(g), newSeccompExplainCmd(), newSeccompDiffCmd())
 	return cmd
 }
 

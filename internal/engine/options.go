@@ -8,3 +8,6 @@ type Options = specgen.Options
 
 // Relaxation is one flag that weakens one wall, kept in the record.
 type Relaxation = specgen.Relaxation
+
+// SeccompOverride is a filter Tirith made for one container.
+type SeccompOverride = specgen.SeccompOverride

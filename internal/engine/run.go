@@ -86,6 +86,11 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	if err != nil {
 		return nil, err
 	}
+	if built.SeccompAuto {
+		if err := e.autoSeccomp(img.ID, e.rootfs(rec.ID), built); err != nil {
+			return nil, err
+		}
+	}
 	if rec.IDBase != 0 {
 		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rec.IDBase, Size: idrange.Size}}
 		built.Spec.Linux.UIDMappings, built.Spec.Linux.GIDMappings = m, m

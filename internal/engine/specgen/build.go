@@ -62,6 +62,10 @@ type Built struct {
 	// defaults.
 	CapAdd, CapDrop []string
 	Seccomp         string
+	// SeccompAuto: --security-opt seccomp=auto asks for a profile
+	// generated from the entrypoint binary; the spec holds the default
+	// profile until the engine, which sees the rootfs, replaces it.
+	SeccompAuto bool
 	// Entrypoint is the leading part of the process's args that is
 	// Docker's ENTRYPOINT, and UserSpec Docker's Config.User (--user,
 	// else the image's USER), for inspect.
@@ -294,10 +298,19 @@ func (b *builder) syscalls() error {
 	case o.Privileged:
 		s.Linux.Seccomp = nil
 		b.out.Seccomp = "unconfined"
+	case o.Seccomp != nil:
+		s.Linux.Seccomp = o.Seccomp.Profile
+		b.out.Seccomp = o.Seccomp.Name
+		if o.Seccomp.Relaxation != "" {
+			b.relax(3, o.Seccomp.Flag, o.Seccomp.Relaxation)
+		}
 	case sec.seccomp == "unconfined":
 		b.out.Seccomp = "unconfined"
 		s.Linux.Seccomp = nil
 		b.relax(3, "--security-opt seccomp=unconfined", "no seccomp filter: every syscall is allowed")
+	case sec.seccomp == "auto":
+		s.Linux.Seccomp = seccomp.Default(b.caps)
+		b.out.SeccompAuto = true
 	case sec.seccomp != "":
 		data, err := os.ReadFile(sec.seccomp)
 		if err != nil {

@@ -36,7 +36,7 @@ func parseSecurityOpts(opts []string) (securityOpts, error) {
 		switch k {
 		case "seccomp":
 			if v == "" {
-				return so, fmt.Errorf("--security-opt %q: want seccomp=FILE or seccomp=unconfined", o)
+				return so, fmt.Errorf("--security-opt %q: want seccomp=FILE, seccomp=auto or seccomp=unconfined", o)
 			}
 			so.seccomp = v
 		case "landlock":

@@ -3,6 +3,8 @@ package specgen
 import (
 	"fmt"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/tirith-project/tirith/internal/spec"
 )
 
@@ -51,9 +53,23 @@ type Options struct {
 	Ulimits   []string
 	Secrets   []string
 
+	// Seccomp, when set, replaces the filter SecurityOpts would give:
+	// the recording filter of `seccomp generate --trace`, or the profile
+	// `--security-opt seccomp=auto` generated.
+	Seccomp *SeccompOverride
+
 	// LookupEnv resolves `-e NAME` (no value) from the caller's
 	// environment; nil means such entries are dropped.
 	LookupEnv func(string) (string, bool)
+}
+
+// SeccompOverride is a filter made by Tirith for this container.
+type SeccompOverride struct {
+	Profile *specs.LinuxSeccomp
+	Name    string // for the record and inspect: "trace", "auto"
+	// Relaxation, if set, is printed and recorded as a wall 3
+	// relaxation by Flag.
+	Flag, Relaxation string
 }
 
 // Relaxation is one flag that weakens one wall. Every relaxation is
