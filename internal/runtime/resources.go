@@ -11,10 +11,11 @@ import (
 	"github.com/tirith-project/tirith/internal/cgroups"
 )
 
-// Pause freezes every process of a running container.
+// Pause freezes every process of a running (or, as runc, created)
+// container.
 func (c *Container) Pause() error {
-	if st := c.Status(); st != Running {
-		return fmt.Errorf("cannot pause a container in the %s state", st)
+	if st := c.Status(); st != Running && st != Created {
+		return ErrStopped
 	}
 	cg, err := cgroups.Load(c.State.Cgroup)
 	if err != nil {
@@ -26,7 +27,7 @@ func (c *Container) Pause() error {
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
 	if st := c.Status(); st != Paused {
-		return fmt.Errorf("cannot resume a container in the %s state", st)
+		return ErrNotPaused
 	}
 	cg, err := cgroups.Load(c.State.Cgroup)
 	if err != nil {
