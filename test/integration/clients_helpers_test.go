@@ -84,8 +84,15 @@ func unmountUnder(t *testing.T, dir string) {
 
 // clientImageArchive writes a docker-archive (docker save's format, which
 // podman load, docker load and ctr images import read) of a one-layer
-// busybox image tagged ref, and returns its path.
+// busybox image tagged ref, whose command is cat /etc/hello, and returns
+// its path.
 func clientImageArchive(t *testing.T, dir, ref string) string {
+	t.Helper()
+	return clientImageArchiveCmd(t, dir, ref, []string{"/bin/sh", "-c", "cat /etc/hello"})
+}
+
+// clientImageArchiveCmd is clientImageArchive with the command cmd.
+func clientImageArchiveCmd(t *testing.T, dir, ref string, cmd []string) string {
 	t.Helper()
 	bb, err := os.ReadFile(busybox)
 	must(t, err)
@@ -113,11 +120,11 @@ func clientImageArchive(t *testing.T, dir, ref string) string {
 	data := buf.Bytes()
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 	must(t, err)
-	img, err := oneLayerImage(layer, v1.Config{Cmd: []string{"/bin/sh", "-c", "cat /etc/hello"}, Env: []string{"PATH=/bin"}}, time.Now())
+	img, err := oneLayerImage(layer, v1.Config{Cmd: cmd, Env: []string{"PATH=/bin"}}, time.Now())
 	must(t, err)
 	tag, err := name.NewTag(ref)
 	must(t, err)
-	archive := filepath.Join(dir, "image.tar")
+	archive := filepath.Join(dir, strings.NewReplacer("/", "_", ":", "_").Replace(ref)+".tar")
 	must(t, tarball.MultiRefWriteToFile(archive, map[name.Reference]v1.Image{tag: img}))
 	return archive
 }
