@@ -93,3 +93,27 @@ func TestRuncWordsMissing(t *testing.T) {
 		t.Errorf("ErrExist %q, want %q", got, want)
 	}
 }
+
+// docker update --memory 64m sends every field, zero where nothing is to
+// change (cpu quota 0, blkio weight 0, ...); runc reads zero as "no
+// change", and so must Tirith rather than reject quota 0.
+func TestUpdateZerosAreUnchanged(t *testing.T) {
+	i, u, w, lim := int64(0), uint64(0), uint16(0), int64(64<<20)
+	pl := int64(0)
+	r := UnchangedZeros(&specs.LinuxResources{
+		Memory:  &specs.LinuxMemory{Limit: &lim, Swap: &lim, Reservation: &i, Kernel: &i, KernelTCP: &i},
+		CPU:     &specs.LinuxCPU{Shares: &u, Quota: &i, Period: &u, RealtimeRuntime: &i, RealtimePeriod: &u},
+		BlockIO: &specs.LinuxBlockIO{Weight: &w},
+		Pids:    &specs.LinuxPids{Limit: &pl},
+	})
+	m, c := r.Memory, r.CPU
+	if m.Limit == nil || *m.Limit != lim || m.Swap == nil || m.Reservation != nil || m.Kernel != nil || m.KernelTCP != nil {
+		t.Errorf("memory %+v: want limit and swap kept, zeros cleared", m)
+	}
+	if c.Shares != nil || c.Quota != nil || c.Period != nil || c.RealtimeRuntime != nil || c.RealtimePeriod != nil {
+		t.Errorf("cpu %+v: want zeros cleared", c)
+	}
+	if r.BlockIO.Weight != nil || r.Pids != nil {
+		t.Errorf("blkio %+v, pids %+v: want zeros cleared", r.BlockIO, r.Pids)
+	}
+}
