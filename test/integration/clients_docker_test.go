@@ -138,8 +138,21 @@ func dockerScenario(t *testing.T, d *dockerd, runtime string) {
 	if r := d.run(time.Minute, "", "exec", "c1", "sh", "-c", "exit 5"); r.code != 5 {
 		t.Errorf("exec exit code %d, want 5 (stderr %q)", r.code, r.stderr)
 	}
+	// Docker 20.10 reports 126 for an exec whose command is missing,
+	// with runc as well (run reports 127).
+	if r := d.run(time.Minute, "", "exec", "c1", "/nonexist"); r.code != 126 {
+		t.Errorf("exec of a missing command: exit %d, want 126 as with runc (stderr %q)", r.code, r.stderr)
+	}
+	if r := d.run(time.Minute, "", "exec", "c1", "/etc/hello"); r.code != 126 {
+		t.Errorf("exec of a file that is not executable: exit %d, want 126 (stderr %q)", r.code, r.stderr)
+	}
 	waitFor(t, "the log to hold the first line", func() bool { return strings.Contains(d.ok("logs", "c1"), "started") })
 	d.ok("pause", "c1")
+	// Docker refuses exec in a paused container itself; the runtime's
+	// word for it is runc's.
+	if r := d.run(time.Minute, "", "exec", "c1", "true"); r.code == 0 {
+		t.Errorf("exec in a paused container succeeded")
+	}
 	if st := d.ok("inspect", "-f", "{{.State.Status}}", "c1"); st != "paused" {
 		t.Errorf("after pause: %q", st)
 	}
