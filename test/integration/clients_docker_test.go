@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,10 +45,14 @@ func startDockerd(t *testing.T, rts map[string]string) *dockerd {
 	t.Helper()
 	dir := clientDir(t, "tirith-dockerd-")
 	d := &dockerd{t: t, dir: dir, env: "DOCKER_HOST=unix://" + filepath.Join(dir, "docker.sock")}
+	// The containers' cgroups go below a parent of the test's own (not
+	// Docker's /docker), removed at the end.
+	parent := fmt.Sprintf("/tirith-it-docker-%d", os.Getpid())
 	args := []string{"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "docker.pid"), "-H", "unix://" + filepath.Join(dir, "docker.sock"),
 		"--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver", "vfs",
-		"--containerd-namespace", "tirith-it", "--containerd-plugins-namespace", "tirith-it-plugins"}
+		"--containerd-namespace", "tirith-it", "--containerd-plugins-namespace", "tirith-it-plugins",
+		"--exec-opt", "native.cgroupdriver=cgroupfs", "--cgroup-parent", parent}
 	for name, bin := range rts {
 		if name != "runc" { // runc is dockerd's own default runtime
 			args = append(args, "--add-runtime", name+"="+bin)
@@ -79,6 +84,7 @@ func startDockerd(t *testing.T, rts map[string]string) *dockerd {
 				t.Logf("dockerd log (last 4 kB):\n%s", tail(b, 4096))
 			}
 		}
+		removeCgroupTree(t, parent)
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for d.run(10*time.Second, "", "version").code != 0 {
@@ -211,7 +217,7 @@ func dockerScenario(t *testing.T, d *dockerd, runtime string) {
 
 	// -it through a pseudo-terminal (script(1)).
 	if _, err := exec.LookPath("script"); err == nil {
-		cmd := append([]string{"docker"}, run("--rm", "-it", img, "sh", "-c", "test -t 0 && test -t 1 && echo tty-yes")...)
+		cmd := append([]string{"docker"}, run("--rm", "-it", img, "sh", "-c", "sleep 1; test -t 0 && test -t 1 && echo tty-yes")...)
 		r := runClient(t, time.Minute, "", []string{d.env}, "script", "-qec", shellJoin(cmd), "/dev/null")
 		if r.code != 0 || !strings.Contains(r.stdout, "tty-yes") {
 			t.Errorf("run -it: exit %d, stdout %q, stderr %q; want the process on a terminal", r.code, r.stdout, r.stderr)

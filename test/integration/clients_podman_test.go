@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,6 +69,11 @@ func podmanScenario(t *testing.T, podman, runtime string) {
 	p := &podmanEnv{t: t, dir: dir, base: []string{podman,
 		"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--tmpdir", filepath.Join(dir, "tmp"),
 		"--storage-driver", "vfs", "--runtime", runtime, "--cgroup-manager", "cgroupfs", "--events-backend", "file"}}
+	// The containers' (and conmon's) cgroups go below a parent of the
+	// test's own (not podman's /libpod_parent), removed after
+	// the containers (cleanups run last first).
+	parent := fmt.Sprintf("/tirith-it-podman-%d-%s", os.Getpid(), filepath.Base(runtime))
+	t.Cleanup(func() { removeCgroupTree(t, parent) })
 	t.Cleanup(func() {
 		// Containers a failed step left: removed through the runtime
 		// (delete --force), so that their cgroups go too.
@@ -78,7 +84,7 @@ func podmanScenario(t *testing.T, podman, runtime string) {
 	})
 	const img = "example.com/clients/busybox:1"
 	p.ok("load", "-i", clientImageArchive(t, dir, img))
-	limits := []string{"--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
+	limits := []string{"--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--cgroup-parent", parent}
 	run := func(args ...string) []string { return append(append([]string{"run"}, limits...), args...) }
 
 	// run --rm: output and the process's exit code.
@@ -134,9 +140,11 @@ func podmanScenario(t *testing.T, podman, runtime string) {
 	p.ok("rm", "c2")
 
 	// -it through a pseudo-terminal: script(1) gives podman one; the
-	// container's console comes through conmon's console socket.
+	// container's console comes through conmon's console socket. The
+	// process waits a second: podman may attach after a process that
+	// exits at once has written (with runc too).
 	if _, err := exec.LookPath("script"); err == nil {
-		cmd := append(append([]string{}, p.base...), run("--rm", "-it", img, "sh", "-c", "test -t 0 && test -t 1 && echo tty-yes")...)
+		cmd := append(append([]string{}, p.base...), run("--rm", "-it", img, "sh", "-c", "sleep 1; test -t 0 && test -t 1 && echo tty-yes")...)
 		r := runClient(t, time.Minute, "", nil, "script", "-qec", shellJoin(cmd), "/dev/null")
 		if r.code != 0 || !strings.Contains(r.stdout, "tty-yes") {
 			t.Errorf("run -it: exit %d, stdout %q, stderr %q; want the process on a terminal", r.code, r.stdout, r.stderr)
