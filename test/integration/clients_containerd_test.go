@@ -220,13 +220,16 @@ func criScenario(t *testing.T, c *containerd, crictl, handler string) {
 		must(t, os.WriteFile(p, b, 0o600))
 		return p
 	}
-	// A host-network pod (namespace mode NODE = 2): no CNI needed.
+	// A host-network pod (namespace mode NODE = 2): no CNI needed. Its
+	// containers share the pod's pid namespace (POD = 0), as with
+	// shareProcessNamespace: the shim then sends kill --all to each
+	// container that exits, to reap what it left.
 	pod := writeJSON("pod.json", map[string]any{
 		"metadata":      map[string]any{"name": "pod-" + handler, "namespace": "default", "uid": "uid-" + handler, "attempt": 1},
 		"log_directory": filepath.Join(dir, "logs"),
 		"linux": map[string]any{
 			"cgroup_parent":    c.cgroup + "/" + handler,
-			"security_context": map[string]any{"namespace_options": map[string]any{"network": 2}},
+			"security_context": map[string]any{"namespace_options": map[string]any{"network": 2, "pid": 0}},
 		},
 	})
 	ctrConf := func(name string, cmd ...string) string {
@@ -247,7 +250,14 @@ func criScenario(t *testing.T, c *containerd, crictl, handler string) {
 		t.Errorf("pod state %q, want SANDBOX_READY", st)
 	}
 
-	cid := ok("create", podID, ctrConf("c1", "sh", "-c", `echo started; trap "echo bye; exit 0" TERM; while :; do sleep 0.1; done`), pod)
+	var ids []string // this handler's containers
+	create := func(conf string) string {
+		t.Helper()
+		id := ok("create", podID, conf, pod)
+		ids = append(ids, id)
+		return id
+	}
+	cid := create(ctrConf("c1", "sh", "-c", `echo started; trap "echo bye; exit 0" TERM; while :; do sleep 0.1; done`))
 	ok("start", cid)
 	if out := ok("exec", cid, "sh", "-c", "echo exec $((6*7)) $(id -u)"); out != "exec 42 0" {
 		t.Errorf("exec: %q, want \"exec 42 0\"", out)
@@ -273,7 +283,7 @@ func criScenario(t *testing.T, c *containerd, crictl, handler string) {
 	ok("rm", cid)
 
 	// A container that ignores SIGTERM: stop kills it after the timeout.
-	cid = ok("create", podID, ctrConf("c2", "sh", "-c", `trap "" TERM; while :; do sleep 0.1; done`), pod)
+	cid = create(ctrConf("c2", "sh", "-c", `trap "" TERM; while :; do sleep 0.1; done`))
 	ok("start", cid)
 	ok("stop", "--timeout", "1", cid)
 	if st := ok("inspect", "-o", "go-template", "--template", "{{.status.state}} {{.status.exitCode}}", cid); st != "CONTAINER_EXITED 137" {
@@ -283,11 +293,11 @@ func criScenario(t *testing.T, c *containerd, crictl, handler string) {
 
 	// Created, never started, removed: the runtime's delete without
 	// --force must take it.
-	cid = ok("create", podID, ctrConf("c3", "true"), pod)
+	cid = create(ctrConf("c3", "true"))
 	ok("rm", cid)
 
 	// A container that exits by itself, with its code.
-	cid = ok("create", podID, ctrConf("c4", "sh", "-c", "exit 3"), pod)
+	cid = create(ctrConf("c4", "sh", "-c", "exit 3"))
 	ok("start", cid)
 	waitFor(t, "the container to exit", func() bool {
 		return ok("inspect", "-o", "go-template", "--template", "{{.status.state}}", cid) == "CONTAINER_EXITED"
@@ -297,6 +307,21 @@ func criScenario(t *testing.T, c *containerd, crictl, handler string) {
 	}
 	ok("rm", cid)
 
+	// The shim logs a kill --all that the runtime refused (runc 1.2's
+	// kill --all of a stopped container is no error, 1.1's neither while
+	// its cgroup exists).
+	if b, err := os.ReadFile(filepath.Join(c.dir, "containerd.log")); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.Contains(l, "failed to kill init's children") {
+				continue
+			}
+			for _, id := range ids {
+				if strings.Contains(l, id) {
+					t.Errorf("the shim's kill --all failed: %s", l)
+				}
+			}
+		}
+	}
 	ok("stopp", podID)
 	ok("rmp", podID)
 	if out := ok("pods", "-q"); out != "" {
