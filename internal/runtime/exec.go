@@ -34,8 +34,12 @@ type Process struct {
 // namespace the container's init is in, and its cgroup, then raises the
 // same per-process walls as the init.
 func (c *Container) Exec(o ExecOptions) (*Process, error) {
-	if st := c.Status(); st != Running && st != Created {
-		return nil, fmt.Errorf("cannot exec in a container in the %s state: %w", st, ErrStopped)
+	switch st := c.Status(); st {
+	case Running, Created:
+	case Paused:
+		return nil, errors.New("cannot exec in a paused container")
+	default:
+		return nil, fmt.Errorf("cannot exec in a stopped container: %w", ErrStopped)
 	}
 	if err := spec.ValidateProcess(o.Process); err != nil {
 		return nil, err

@@ -21,7 +21,9 @@ func (c *Container) Start() error {
 	switch st := c.Status(); st {
 	case Created:
 	case Stopped:
-		return fmt.Errorf("cannot start a container that has stopped")
+		return errors.New("cannot start a container that has stopped")
+	case Running:
+		return errors.New("cannot start an already running container")
 	default:
 		return fmt.Errorf("cannot start a container in the %s state", st)
 	}
@@ -90,21 +92,30 @@ func (c *Container) waitPayload(initImage os.FileInfo, startHooks []specs.Hook) 
 }
 
 // Kill sends sig to the container's init, or with all to every process in
-// its cgroup.
+// its cgroup. A stopped container is ErrStopped, runc's "container not
+// running", which containerd's shim reads as "already exited"; with all,
+// as in runc 1.2, it is no error and what is left in the cgroup (a
+// container without a pid namespace of its own) still gets the signal.
 func (c *Container) Kill(sig unix.Signal, all bool) error {
 	st := c.Status()
-	if st == Stopped || st == Creating && c.State.Pid == 0 && !all {
-		return fmt.Errorf("container %q: %w", c.State.ID, ErrStopped)
-	}
 	if all {
 		cg, err := cgroups.Load(c.State.Cgroup)
 		if err != nil {
+			if st == Stopped {
+				return nil
+			}
 			return err
 		}
-		return signalCgroup(cg, sig)
+		if err := signalCgroup(cg, sig); err != nil && st != Stopped {
+			return err
+		}
+		return nil
+	}
+	if st == Stopped || st == Creating && c.State.Pid == 0 {
+		return ErrStopped
 	}
 	if err := unix.Kill(c.State.Pid, sig); err != nil {
-		return fmt.Errorf("kill container init %d: %w", c.State.Pid, err)
+		return fmt.Errorf("unable to signal init: %w", err)
 	}
 	return nil
 }
@@ -128,15 +139,17 @@ func signalCgroup(cg *cgroups.Manager, sig unix.Signal) error {
 // DeleteOptions are `delete`'s flags.
 type DeleteOptions struct{ Force bool }
 
-// Delete removes a stopped container (or with Force any container, killing
-// it first): its processes, cgroups and state dir. Poststop hooks run last.
+// Delete removes a stopped or created container (or with Force any
+// container, killing it first): its processes, cgroups and state dir.
+// Poststop hooks run last. As runc, a created container needs no Force
+// (containerd deletes one that never started without it).
 func (c *Container) Delete(o DeleteOptions) error {
 	st := c.Status()
 	switch st {
-	case Stopped, Creating:
+	case Stopped, Creating, Created:
 	default:
 		if !o.Force {
-			return fmt.Errorf("cannot delete container %q in the %s state without --force: %w", c.State.ID, st, ErrRunning)
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.State.ID, st)
 		}
 	}
 	cg, err := cgroups.Load(c.State.Cgroup)

@@ -11,10 +11,11 @@ import (
 	"github.com/tirith-project/tirith/internal/cgroups"
 )
 
-// Pause freezes every process of a running container.
+// Pause freezes every process of a running (or, as runc, created)
+// container.
 func (c *Container) Pause() error {
-	if st := c.Status(); st != Running {
-		return fmt.Errorf("cannot pause a container in the %s state", st)
+	if st := c.Status(); st != Running && st != Created {
+		return ErrStopped
 	}
 	cg, err := cgroups.Load(c.State.Cgroup)
 	if err != nil {
@@ -26,7 +27,7 @@ func (c *Container) Pause() error {
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
 	if st := c.Status(); st != Paused {
-		return fmt.Errorf("cannot resume a container in the %s state", st)
+		return ErrNotPaused
 	}
 	cg, err := cgroups.Load(c.State.Cgroup)
 	if err != nil {
@@ -36,13 +37,16 @@ func (c *Container) Resume() error {
 }
 
 // Update changes the limits of a live container and records them, so that
-// the stored config says what is enforced.
+// the stored config says what is enforced. In an update, as in runc's, a
+// zero is "leave as it is" (Docker's and containerd's updates send every
+// field, zero where the user did not ask for a change).
 func (c *Container) Update(r *specs.LinuxResources) error {
 	switch st := c.Status(); st {
 	case Created, Running, Paused:
 	default:
 		return fmt.Errorf("cannot update a container in the %s state", st)
 	}
+	r = UnchangedZeros(r)
 	cg, err := cgroups.Load(c.State.Cgroup)
 	if err != nil {
 		return err
@@ -200,4 +204,46 @@ func Events(ctx context.Context, root, id string, interval time.Duration, emit f
 		case <-tick.C:
 		}
 	}
+}
+
+// UnchangedZeros returns a copy of an update with the fields runc reads
+// as "no change" when zero (memory and CPU values, the block IO weight,
+// the pids limit) cleared.
+func UnchangedZeros(r *specs.LinuxResources) *specs.LinuxResources {
+	if r == nil {
+		return &specs.LinuxResources{}
+	}
+	out := *r
+	i64 := func(p *int64) *int64 {
+		if p != nil && *p == 0 {
+			return nil
+		}
+		return p
+	}
+	u64 := func(p *uint64) *uint64 {
+		if p != nil && *p == 0 {
+			return nil
+		}
+		return p
+	}
+	if r.Memory != nil {
+		m := *r.Memory
+		m.Limit, m.Reservation, m.Swap, m.Kernel, m.KernelTCP = i64(m.Limit), i64(m.Reservation), i64(m.Swap), i64(m.Kernel), i64(m.KernelTCP)
+		out.Memory = &m
+	}
+	if r.CPU != nil {
+		cpu := *r.CPU
+		cpu.Shares, cpu.Quota, cpu.Period = u64(cpu.Shares), i64(cpu.Quota), u64(cpu.Period)
+		cpu.RealtimeRuntime, cpu.RealtimePeriod = i64(cpu.RealtimeRuntime), u64(cpu.RealtimePeriod)
+		out.CPU = &cpu
+	}
+	if r.BlockIO != nil && r.BlockIO.Weight != nil && *r.BlockIO.Weight == 0 {
+		b := *r.BlockIO
+		b.Weight = nil
+		out.BlockIO = &b
+	}
+	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit == 0 {
+		out.Pids = nil
+	}
+	return &out
 }

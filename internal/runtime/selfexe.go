@@ -33,7 +33,9 @@ type sealedExe struct {
 // copies the binary (milliseconds).
 func sealExe() (*sealedExe, error) {
 	f, err := sealedMount()
-	if errors.Is(err, unix.ENOSYS) {
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+		// No mount API (before 5.12), or not allowed to clone a mount
+		// (an unprivileged caller: rootless): the sealed copy.
 		f, err = sealedCopy()
 	}
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -88,5 +90,42 @@ func BenchmarkSealCopy(b *testing.B) {
 			b.Fatal(err)
 		}
 		f.Close()
+	}
+}
+
+// An unprivileged caller (rootless) may not clone a mount: the seal falls
+// back to the sealed memfd copy rather than failing ("seal runtime
+// binary: ... operation not permitted"). The test binary, copied where
+// uid 65534 can run it, seals itself as that uid.
+func TestSealUnprivilegedFallsBackToCopy(t *testing.T) {
+	if os.Getenv("TIRITH_TEST_SEAL_CHILD") == "1" {
+		s, err := sealExe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		seals, err := unix.FcntlInt(s.f.Fd(), unix.F_GET_SEALS, 0)
+		if err != nil || seals&unix.F_SEAL_WRITE == 0 {
+			t.Fatalf("seal as uid %d: seals %#x, %v; want the sealed memfd copy", os.Getuid(), seals, err)
+		}
+		return
+	}
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	testutil.OpenToAll(t, dir)
+	bin := dir + "/runtime.test"
+	data, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestSealUnprivilegedFallsBackToCopy$", "-test.count=1")
+	cmd.Dir = dir
+	cmd.Env = []string{"TIRITH_TEST_SEAL_CHILD=1", "PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("seal as uid 65534: %v\n%s", err, out)
 	}
 }

@@ -19,12 +19,14 @@ import (
 	"github.com/tirith-project/tirith/internal/spec"
 )
 
-// Sentinel errors callers test with errors.Is.
+// Sentinel errors callers test with errors.Is. Their texts are runc's
+// (libcontainer's) word for word: clients match them in runc's output
+// (see "What clients read in runc's errors" in docs/oci-runtime.md).
 var (
-	ErrNotExist = errors.New("container does not exist")
-	ErrExist    = errors.New("container already exists")
-	ErrRunning  = errors.New("container is running")
-	ErrStopped  = errors.New("container is not running")
+	ErrNotExist  = errors.New("container does not exist")
+	ErrExist     = errors.New("container with given ID already exists")
+	ErrStopped   = errors.New("container not running")
+	ErrNotPaused = errors.New("container not paused")
 )
 
 // Status values (runtime-spec, plus runc's "paused").

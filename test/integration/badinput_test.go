@@ -207,7 +207,7 @@ func TestBadInputDelete(t *testing.T) {
 	b := e.bundle(nil, "sleep", "1000")
 	id := e.running(b)
 	pid := e.state(id).Pid
-	if msg := e.fails("delete", id); !strings.Contains(msg, "running") || !strings.Contains(msg, "--force") {
+	if msg := e.fails("delete", id); !strings.Contains(msg, "that is not stopped: running") {
 		t.Errorf("delete of a running container: %q", msg)
 	}
 	if st := e.state(id); st.Status != specs.StateRunning || st.Pid != pid {

@@ -40,11 +40,11 @@ func TestLifecycleCreateStartStateDelete(t *testing.T) {
 	if st := e.state(id); st.Status != specs.StateRunning {
 		t.Fatalf("after start: status %s", st.Status)
 	}
-	if msg := e.fails("start", id); !strings.Contains(msg, "running") {
-		t.Errorf("second start: %q, want an error naming the running state", msg)
+	if msg := e.fails("start", id); !strings.Contains(msg, "cannot start an already running container") {
+		t.Errorf("second start: %q, want runc's words", msg)
 	}
-	if msg := e.fails("delete", id); !strings.Contains(msg, "--force") {
-		t.Errorf("delete of a running container: %q", msg)
+	if msg := e.fails("delete", id); !strings.Contains(msg, "cannot delete container "+id+" that is not stopped: running") {
+		t.Errorf("delete of a running container: %q, want runc's words", msg)
 	}
 	if st := e.state(id); st.Status != specs.StateRunning {
 		t.Fatalf("failed delete changed the container: %s", st.Status)
@@ -52,23 +52,35 @@ func TestLifecycleCreateStartStateDelete(t *testing.T) {
 
 	e.ok("kill", id, "KILL")
 	waitFor(t, "container to stop", func() bool { return e.state(id).Status == specs.StateStopped })
+	// containerd's shim reads these words as "already exited": crictl
+	// stop sends SIGTERM, the container exits, then its kill gets this.
+	if r := e.runc("kill", id, "TERM"); r.code != 1 || !strings.Contains(r.stderr, "container not running") {
+		t.Errorf("kill of a stopped container: exit %d, %q; want 1 and runc's \"container not running\"", r.code, r.stderr)
+	}
+	e.ok("kill", "--all", id, "KILL")
 	e.ok("delete", id)
 	e.assertGone(id, b)
+	if r := e.runc("kill", id, "TERM"); r.code != 1 || !strings.Contains(r.stderr, "container does not exist") {
+		t.Errorf("kill of a deleted container: exit %d, %q; want 1 and runc's \"container does not exist\"", r.code, r.stderr)
+	}
 	if msg := e.fails("state", id); !strings.Contains(msg, "does not exist") {
 		t.Errorf("state after delete: %q", msg)
 	}
 }
 
-func TestDeleteCreatedNeedsForce(t *testing.T) {
+// As runc, delete removes a created container without --force:
+// containerd deletes a container that never started (crictl rm of a
+// created one) without it.
+func TestDeleteCreated(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle(nil, "true")
 	id := e.created(b)
-	e.fails("delete", id)
-	if st := e.state(id); st.Status != specs.StateCreated {
-		t.Fatalf("delete without --force changed a created container: %s", st.Status)
-	}
-	e.ok("delete", "--force", id)
+	pid := e.state(id).Pid
+	e.ok("delete", id)
 	e.assertGone(id, b)
+	if data, err := os.ReadFile(filepath.Join("/proc", itoa(pid), "cmdline")); err == nil && len(data) > 0 {
+		t.Errorf("delete left the created container's init %d: %q", pid, data)
+	}
 }
 
 func TestRunExitCode(t *testing.T) {

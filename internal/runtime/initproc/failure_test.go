@@ -7,8 +7,10 @@ import (
 	"testing"
 )
 
-// The payload's lookup classifies its failures by what the kernel said;
-// the words stay those `create` has always printed.
+// The payload's lookup classifies its failures by what the kernel said,
+// in runc's words (Go's exec.LookPath): Docker maps "executable file not
+// found" and "no such file or directory" next to the command's name to
+// exit code 127 and "permission denied" to 126, podman likewise.
 func TestLookPathFailureKinds(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
@@ -24,11 +26,12 @@ func TestLookPathFailureKinds(t *testing.T) {
 		errno string
 		msg   string
 	}{
-		{"/nonexist", KindCommandNotFound, "ENOENT", `exec "/nonexist": stat /nonexist: no such file or directory`},
-		{"nonexist", KindCommandNotFound, "", `exec "nonexist": executable file not found in $PATH`},
-		{filepath.Join(dir, "d"), KindCommandNotExecutable, "EISDIR", `exec "` + dir + `/d": ` + dir + `/d is a directory: is a directory`},
-		{"d", KindCommandNotExecutable, "EISDIR", `exec "d": ` + dir + `/d is a directory: is a directory`},
-		{filepath.Join(dir, "f"), KindCommandNotExecutable, "EACCES", `exec "` + dir + `/f": ` + dir + `/f: permission denied: permission denied`},
+		{"/nonexist", KindCommandNotFound, "ENOENT", `exec: "/nonexist": stat /nonexist: no such file or directory`},
+		{"nonexist", KindCommandNotFound, "", `exec: "nonexist": executable file not found in $PATH`},
+		{filepath.Join(dir, "d"), KindCommandNotExecutable, "EISDIR", `exec: "` + dir + `/d": is a directory`},
+		{"d", KindCommandNotFound, "", `exec: "d": executable file not found in $PATH`},
+		{filepath.Join(dir, "f"), KindCommandNotExecutable, "EACCES", `exec: "` + dir + `/f": permission denied`},
+		{"f", KindCommandNotFound, "", `exec: "f": executable file not found in $PATH`},
 	} {
 		_, err := lookPath(tc.file, env)
 		if err == nil {

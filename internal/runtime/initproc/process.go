@@ -1,7 +1,6 @@
 package initproc
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -114,7 +113,7 @@ func setExecLabels(profile, label string) error {
 func lookPath(file string, env []string) (string, error) {
 	if strings.Contains(file, "/") {
 		if err := executable(file); err != nil {
-			return "", commandErr(fmt.Errorf("exec %q: %w", file, err))
+			return "", commandErr(fmt.Errorf("exec: %q: %w", file, err))
 		}
 		return file, nil
 	}
@@ -124,24 +123,18 @@ func lookPath(file string, env []string) (string, error) {
 			path = v
 		}
 	}
-	var firstErr error
 	for _, dir := range filepath.SplitList(path) {
 		if dir == "" {
 			dir = "."
 		}
-		p := filepath.Join(dir, file)
-		err := executable(p)
-		if err == nil {
+		if p := filepath.Join(dir, file); executable(p) == nil {
 			return p, nil
 		}
-		if firstErr == nil && !errors.Is(err, os.ErrNotExist) {
-			firstErr = err
-		}
 	}
-	if firstErr != nil {
-		return "", commandErr(fmt.Errorf("exec %q: %w", file, firstErr))
-	}
-	return "", &Fault{Kind: KindCommandNotFound, Field: "process.args", Err: fmt.Errorf("exec %q: executable file not found in $PATH", file)}
+	// runc's words (Go's exec.LookPath): Docker and podman map them to
+	// exit code 127, and a candidate that is not executable counts as
+	// not found, as there.
+	return "", &Fault{Kind: KindCommandNotFound, Field: "process.args", Err: fmt.Errorf("exec: %q: executable file not found in $PATH", file)}
 }
 
 func executable(p string) error {
@@ -150,10 +143,10 @@ func executable(p string) error {
 		return err
 	}
 	if st.IsDir() {
-		return fmt.Errorf("%s is a directory: %w", p, unix.EISDIR)
+		return unix.EISDIR
 	}
 	if err := unix.Access(p, unix.X_OK); err != nil {
-		return &Fault{Kind: KindCommandNotExecutable, Err: fmt.Errorf("%s: permission denied: %w", p, err)}
+		return err
 	}
 	return nil
 }
