@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/cgroups"
+	"github.com/tirith-project/tirith/internal/image/trust"
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
 )
 
@@ -27,6 +28,9 @@ type HostInput struct {
 	// LandlockABI and CgroupMode are probed when unset (-1, "").
 	LandlockABI int
 	CgroupMode  string
+	// SignaturePolicy is the containers-policy.json that pull and run
+	// apply ("": /etc/containers/policy.json).
+	SignaturePolicy string
 }
 
 // sysctlCheck is one kernel knob with its hardened value.
@@ -193,6 +197,7 @@ func Host(in HostInput) *Report {
 
 	checkTirithFiles(r, in)
 	checkSubuid(r, in.Subuid)
+	checkSignaturePolicy(r, in.SignaturePolicy)
 	r.Sort()
 	return r
 }
@@ -346,4 +351,38 @@ func checkSubuid(r *Report, path string) {
 		f.Remediation = "give every user a range of its own: users sharing host ids share files and can signal each other's processes"
 	}
 	r.Add(f)
+}
+
+// checkSignaturePolicy says whether pulled images are verified: without a
+// policy file nothing is, as Docker without content trust (CIS 4.5).
+func checkSignaturePolicy(r *Report, path string) {
+	if path == "" {
+		path = trust.DefaultPolicyPath
+	}
+	f := Finding{ID: "HOST-SIGNATURE-POLICY", Title: "image signatures are verified at pull and run", Severity: Medium, Result: Pass,
+		Evidence: []string{path}, Refs: []string{"CIS 4.5"}}
+	pol, err := trust.LoadPolicy(path, false)
+	switch {
+	case err != nil:
+		f.Title, f.Result, f.Severity = "the image signature policy does not parse", Fail, High
+		f.Evidence = []string{err.Error()}
+		f.Remediation = "fix the file: while it does not parse, tirith pull and run refuse every image"
+	case pol == nil:
+		f.Title, f.Result = "no image signature policy: nothing pulled is verified", Warn
+		f.Evidence = []string{path + " does not exist"}
+		f.Remediation = "write " + path + " (containers-policy.json(5)) with sigstoreSigned requirements for the registries you pull from; see docs/image-trust.md"
+	case len(pol.Docker) == 0 && acceptsAnything(pol.Default):
+		f.Title, f.Result, f.Severity = "the image signature policy accepts any image", Warn, Low
+		f.Remediation = "give the registries you pull from sigstoreSigned requirements, and the default reject"
+	}
+	r.Add(f)
+}
+
+func acceptsAnything(reqs []trust.Requirement) bool {
+	for _, q := range reqs {
+		if q.Type != "insecureAcceptAnything" {
+			return false
+		}
+	}
+	return true
 }

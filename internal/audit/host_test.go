@@ -28,6 +28,10 @@ var hardened = map[string]string{
 
 func TestHostHardenedPasses(t *testing.T) {
 	in := hostFixture(t, hardened)
+	in.SignaturePolicy = filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(in.SignaturePolicy, []byte(`{"default":[{"type":"reject"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(in.Subuid, []byte("root:1000000:6553600\nalice:100000:65536\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -91,5 +95,34 @@ func TestHostTirithFiles(t *testing.T) {
 	want(t, r, "HOST-STORE-MODE", High, Pass)
 	if f := r.Find("HOST-BINARY")[0]; os.Geteuid() == 0 && f.Result != Pass {
 		t.Fatalf("a root-owned binary in root-owned 0755 dirs: %+v", f)
+	}
+}
+
+func TestHostSignaturePolicy(t *testing.T) {
+	dir := t.TempDir()
+	for name, c := range map[string]struct {
+		policy string // "" for no file
+		result Result
+		sev    Severity
+		ev     string
+	}{
+		"none":     {"", Warn, Medium, "does not exist"},
+		"broken":   {`{"default":[{"type":"reject"}],"defualt":[]}`, Fail, High, "defualt"},
+		"anything": {`{"default":[{"type":"insecureAcceptAnything"}]}`, Warn, Low, "policy.json"},
+		"reject":   {`{"default":[{"type":"reject"}]}`, Pass, Medium, "policy.json"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := hostFixture(t, hardened)
+			in.SignaturePolicy = filepath.Join(dir, name, "policy.json")
+			if c.policy != "" {
+				if err := os.MkdirAll(filepath.Dir(in.SignaturePolicy), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(in.SignaturePolicy, []byte(c.policy), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want(t, Host(in), "HOST-SIGNATURE-POLICY", c.sev, c.result, c.ev)
+		})
 	}
 }
