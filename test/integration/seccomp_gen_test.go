@@ -422,3 +422,42 @@ func lastLine(s, prefix string) string {
 	}
 	return out
 }
+
+// postgres traced from the real-image tier: initdb, a server, a query
+// over 127.0.0.1, a clean stop, all as the image's postgres user; then the
+// same work under the traced profile.
+func TestRealImageTracePostgres(t *testing.T) {
+	f := newDebian(t)
+	const bin = "/usr/lib/postgresql/15/bin"
+	script := bin + "/initdb -D /tmp/data >/dev/null && " +
+		bin + "/pg_ctl -D /tmp/data -o '-c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp' -w start >/dev/null && " +
+		"psql -h 127.0.0.1 -U postgres -Atc 'select 6*7'; " + bin + "/pg_ctl -D /tmp/data -m fast -w stop >/dev/null"
+	profile := filepath.Join(t.TempDir(), "postgres.json")
+	r := f.fe("seccomp", "generate", "--trace", "--out", profile, "-u", "postgres", f.image, "sh", "-c", script)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "42" {
+		t.Fatalf("trace: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	names := profileNames(t, profile)
+	t.Logf("postgres traced: %s; %d syscalls in the profile", strings.TrimSpace(lastLine(r.stderr, "trace of")), len(names))
+	// What a postgres server cannot do without: accept the client, its
+	// System V interlock segment, initdb's and the checkpoint's syncs.
+	for _, alts := range [][]string{{"accept", "accept4"}, {"shmget"}, {"fsync", "fdatasync"}} {
+		found := false
+		for _, n := range alts {
+			_, ok := names[n]
+			found = found || ok
+		}
+		if !found {
+			t.Errorf("none of %v recorded", alts)
+		}
+	}
+	for _, n := range []string{"ptrace", "mount", "keyctl"} {
+		if _, ok := names[n]; ok {
+			t.Errorf("%s in postgres's traced profile", n)
+		}
+	}
+	r = f.fe("run", "--rm", "--security-opt", "seccomp="+profile, "-u", "postgres", f.image, "sh", "-c", script)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "42" {
+		t.Fatalf("postgres under its traced profile: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}
