@@ -145,12 +145,12 @@ func (e *env) frontEnds(o *options) *frontEnd {
 		cmd func() *exec.Cmd
 	}
 	vs := []variant{
-		{"tirith", func() *exec.Cmd { return e.tirithFE("run", "--rm", feImage, "/bin/true") }},
+		{"tirith", func() *exec.Cmd { return e.tirithFE("run", "--rm", "--network", "none", feImage, "/bin/true") }},
 		{"podman", func() *exec.Cmd {
 			args := append([]string{"run", "--rm", "--network", "none"}, f.ulimits...)
 			return e.podmanCmd(podman, f.driver, append(args, feImage, "/bin/true")...)
 		}},
-		{"demo", func() *exec.Cmd { return e.tirithFE("run", "--rm", "tirith/demo") }},
+		{"demo", func() *exec.Cmd { return e.tirithFE("run", "--rm", "--network", "none", "tirith/demo") }},
 	}
 	for i := -f.warmups; i < o.n; i++ {
 		if i >= 0 && i%10 == 0 {
@@ -407,9 +407,9 @@ func (e *env) frontEndReport(o *options, f *frontEnd) string {
 	}
 	w("- tirith: the binary built above, the same one the runtime sections used.\n\n")
 	w("Commands, interleaved run by run (tirith, podman, demo, tirith, ...) after %d warm-up rounds, `-n %d` runs each; wall time of the whole command, including image lookup, the container's rootfs, config generation, the runtime, waiting and removal:\n\n", f.warmups, o.n)
-	w("```\ntirith --storage $W/fe-storage --root $W/fe-root run --rm %s /bin/true\n", feImage)
+	w("```\ntirith --storage $W/fe-storage --root $W/fe-root run --rm --network none %s /bin/true\n", feImage)
 	w("podman --root $W/podman-root --runroot $W/podman-runroot --tmpdir $W/podman-tmp \\\n       --storage-driver %s --cgroup-manager cgroupfs --events-backend file \\\n       run --rm --network none %s %s /bin/true\n", orStr(f.driver, "overlay"), strings.Join(f.ulimits, " "), feImage)
-	w("tirith --storage $W/fe-storage --root $W/fe-root run --rm tirith/demo\n```\n\n")
+	w("tirith --storage $W/fe-storage --root $W/fe-root run --rm --network none tirith/demo\n```\n\n")
 	w("| ms | median [p10–p90] | vs podman |\n|---|---|---|\n")
 	pm := med(f.lat["podman/run"])
 	w("| `tirith run --rm %s /bin/true` | %s | %s |\n", feImage, spread(f.lat["tirith/run"], 1), ratio(med(f.lat["tirith/run"]), pm))
