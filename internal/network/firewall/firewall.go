@@ -36,6 +36,7 @@ type Network struct {
 	Bridge   string
 	Subnet   netip.Prefix
 	Internal bool // no egress
+	Isolated bool // members reach no other member
 }
 
 // Port is a container's end on a bridge: the host side of its veth and
@@ -156,6 +157,13 @@ func writeInet(c *nftables.Conn, st State) {
 	}
 	fromOurs := prefixed(expr.MetaKeyIIFNAME)
 	toOurs := prefixed(expr.MetaKeyOIFNAME)
+	for _, n := range st.Networks {
+		if !n.Isolated {
+			// Members of a user network, bridged: with br_netfilter on,
+			// the inet hooks see them too.
+			add(fwd, is(expr.MetaKeyIIFNAME, n.Bridge), is(expr.MetaKeyOIFNAME, n.Bridge), acceptIt)
+		}
+	}
 	for _, n := range st.Networks {
 		if n.Internal {
 			add(fwd, is(expr.MetaKeyIIFNAME, n.Bridge), dropIt)

@@ -3,24 +3,19 @@ package firewall
 import (
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tirith-project/tirith/internal/network/netns"
+	"github.com/tirith-project/tirith/internal/testutil"
 )
 
 // The tables as nft(8) reads them back, written in a namespace of the
 // test's own: the rules say what the package comment promises.
 func TestSyncWritesAndRemovesTables(t *testing.T) {
-	if os.Getuid() != 0 {
-		if os.Getenv("TIRITH_TEST_ROOT") != "" {
-			t.Fatal("needs root")
-		}
-		t.Skip("needs root")
-	}
+	testutil.RequireRoot(t)
 	nft, err := exec.LookPath("nft")
 	if err != nil {
 		t.Skip("nft(8) is not installed to read the tables back")
@@ -32,7 +27,7 @@ func TestSyncWritesAndRemovesTables(t *testing.T) {
 	defer netns.Remove(ns)
 	mac, _ := net.ParseMAC("02:00:00:00:00:01")
 	st := State{
-		Networks: []Network{{Bridge: "tirith0", Subnet: netip.MustParsePrefix("10.89.0.0/24")}, {Bridge: "tirith-x", Subnet: netip.MustParsePrefix("10.89.1.0/24"), Internal: true}},
+		Networks: []Network{{Bridge: "tirith0", Subnet: netip.MustParsePrefix("10.89.0.0/24"), Isolated: true}, {Bridge: "tirith-x", Subnet: netip.MustParsePrefix("10.89.1.0/24"), Internal: true}},
 		Ports:    []Port{{Veth: "veth1", MAC: mac, IP: netip.MustParseAddr("10.89.0.2"), Isolated: true}},
 	}
 	list := func() string {
@@ -61,11 +56,15 @@ func TestSyncWritesAndRemovesTables(t *testing.T) {
 		`iifname "tirith*" oifname "tirith*" drop`,
 		`iifname "tirith*" drop`,
 		`iifname "tirith-x" drop`,
+		`iifname "tirith-x" oifname "tirith-x" accept`,
 		`ip saddr 10.89.0.0/24 oifname != "tirith0" masquerade`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("ruleset lacks %q:\n%s", want, got)
 		}
+	}
+	if strings.Contains(got, `iifname "tirith0" oifname "tirith0" accept`) {
+		t.Errorf("the isolated network's members may reach each other:\n%s", got)
 	}
 	if strings.Contains(got, "10.89.1.0/24") {
 		t.Errorf("the internal network is masqueraded:\n%s", got)
