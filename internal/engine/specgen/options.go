@@ -40,6 +40,8 @@ type Options struct {
 	Privileged   bool
 	Userns       string
 	Network      string
+	// Publish are the -p flags.
+	Publish []string
 
 	Memory     string
 	MemorySwap string

@@ -332,16 +332,21 @@ func (m *Manager) syncLocked() error {
 	if err := firewall.Sync(st); err != nil {
 		return err
 	}
-	links, err := netlink.LinkList()
+	// Only this store's bridges: another's are not ours to remove.
+	nets, err := m.Networks()
 	if err != nil {
 		return err
 	}
-	for _, l := range links {
-		name := l.Attrs().Name
-		if _, ok := l.(*netlink.Bridge); ok && strings.HasPrefix(name, firewall.IfacePrefix) && !used[name] {
-			if err := netlink.LinkDel(l); err != nil {
-				return fmt.Errorf("remove bridge %s: %w", name, err)
-			}
+	for _, n := range nets {
+		if used[n.Bridge] {
+			continue
+		}
+		l, err := netlink.LinkByName(n.Bridge)
+		if _, ok := l.(*netlink.Bridge); err != nil || !ok {
+			continue
+		}
+		if err := netlink.LinkDel(l); err != nil {
+			return fmt.Errorf("remove bridge %s: %w", n.Bridge, err)
 		}
 	}
 	return nil

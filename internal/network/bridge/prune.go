@@ -24,6 +24,9 @@ type PruneReport struct {
 // bridges and tables nothing uses. live says whether a container id
 // still exists (its network must stay).
 func (m *Manager) Prune(ctx context.Context, live func(id string) bool) (*PruneReport, error) {
+	if _, err := os.Stat(m.DataDir); errors.Is(err, os.ErrNotExist) {
+		return &PruneReport{}, nil // this store never had a network
+	}
 	unlock, err := m.lock()
 	if err != nil {
 		return nil, err

@@ -18,8 +18,9 @@ import (
 
 // pingGroupRange lets every gid use ICMP echo sockets (ping without
 // CAP_NET_RAW, which the container's root lacks over a namespace owned
-// by the host's user namespace), as Docker does.
-const pingGroupRange = "0 2147483647\n"
+// by the host's user namespace), as Docker does; up to the largest gid,
+// since containers' host ids may lie above 2^31.
+const pingGroupRange = "0 4294967294\n"
 
 // Create makes a new network namespace with lo up and pins it at path,
 // a new file in a directory that only root may enter (made 0700 if
@@ -65,6 +66,12 @@ func Create(path string) (err error) {
 		}
 		if err == nil {
 			err = os.WriteFile("/proc/sys/net/ipv4/ping_group_range", []byte(pingGroupRange), 0)
+		}
+		if err == nil {
+			// Container root has no CAP_NET_BIND_SERVICE over a
+			// namespace the host's user namespace owns: without this,
+			// nginx could not listen on port 80 (Docker does the same).
+			err = os.WriteFile("/proc/sys/net/ipv4/ip_unprivileged_port_start", []byte("0\n"), 0)
 		}
 		if serr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); serr != nil {
 			errc <- errors.Join(err, os.NewSyscallError("setns", serr))
