@@ -167,3 +167,73 @@ func (e *Engine) detachNetwork(id string) error {
 	}
 	return nil
 }
+
+// Ports are the published ports of a running container (none once it
+// has exited: the proxy went with it).
+func (e *Engine) Ports(q string) ([]portproxy.Mapping, error) {
+	rec, err := e.Lookup(q)
+	if err != nil {
+		return nil, err
+	}
+	e.Refresh(rec)
+	if rec.Status != StatusRunning {
+		return nil, nil
+	}
+	return rec.Ports, nil
+}
+
+// NetworkMember is one container of a network, for network inspect.
+type NetworkMember struct {
+	Name        string `json:"Name"`
+	IPv4Address string `json:"IPv4Address"`
+	MacAddress  string `json:"MacAddress"`
+}
+
+// NetworkInfo is `tirith network inspect`'s view of a network.
+type NetworkInfo struct {
+	Name       string                   `json:"Name"`
+	Driver     string                   `json:"Driver"`
+	Bridge     string                   `json:"Bridge"`
+	Subnet     string                   `json:"Subnet"`
+	Internal   bool                     `json:"Internal"`
+	Isolated   bool                     `json:"Isolated"`
+	Containers map[string]NetworkMember `json:"Containers"`
+}
+
+// InspectNetworks describes networks (all of them without names).
+func (e *Engine) InspectNetworks(names ...string) ([]NetworkInfo, error) {
+	nets, err := e.Networks().Networks()
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*bridge.Network{}
+	for _, n := range nets {
+		byName[n.Name] = n
+	}
+	if len(names) == 0 {
+		for _, n := range nets {
+			names = append(names, n.Name)
+		}
+	}
+	var out []NetworkInfo
+	for _, name := range names {
+		n, ok := byName[name]
+		if !ok {
+			return nil, fmt.Errorf("network %s not found", name)
+		}
+		info := NetworkInfo{Name: n.Name, Driver: "bridge", Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal, Isolated: n.Isolated, Containers: map[string]NetworkMember{}}
+		members, err := e.Networks().Members(n.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			mem := NetworkMember{IPv4Address: fmt.Sprintf("%s/%d", m.IP, m.PrefixLen), MacAddress: m.MAC}
+			if r, err := e.readRecord(m.Container); err == nil {
+				mem.Name = r.Name
+			}
+			info.Containers[m.Container] = mem
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}

@@ -165,8 +165,8 @@ func (m *Manager) Create(name, subnet string, internal bool) (*Network, error) {
 	return n, atomicfile.Write(filepath.Join(m.defsDir(), name+".json"), b, 0o600)
 }
 
-// hostPrefixes are the host's own IPv4 subnets (not Tirith's), which a
-// network must not shadow.
+// hostPrefixes are the host's IPv4 subnets (another store's Tirith
+// bridges among them), which a network must not shadow.
 func hostPrefixes() []netip.Prefix {
 	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
 	if err != nil {
@@ -174,10 +174,6 @@ func hostPrefixes() []netip.Prefix {
 	}
 	var out []netip.Prefix
 	for _, a := range addrs {
-		l, err := netlink.LinkByIndex(a.LinkIndex)
-		if err == nil && strings.HasPrefix(l.Attrs().Name, "tirith") {
-			continue
-		}
 		ip, ok := netip.AddrFromSlice(a.IP.To4())
 		ones, _ := a.Mask.Size()
 		if ok && !ip.IsLoopback() {
