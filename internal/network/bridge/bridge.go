@@ -109,6 +109,10 @@ func (m *Manager) lock() (func(), error) {
 	return func() { f.Close() }, nil
 }
 
+// CheckPlugins fails, naming the package, when a plugin that bridge
+// networks need is missing.
+func (m *Manager) CheckPlugins() error { return m.checkPlugins("bridge", "host-local") }
+
 // checkPlugins fails, naming the package, when a plugin is missing.
 func (m *Manager) checkPlugins(names ...string) error {
 	for _, n := range names {
@@ -166,7 +170,7 @@ func (m *Manager) cni() *libcni.CNIConfig {
 // Attach creates container id's network namespace and connects it to
 // the network named name. On error nothing is left.
 func (m *Manager) Attach(ctx context.Context, id, name string) (ep *Endpoint, err error) {
-	if err := m.checkPlugins("bridge", "host-local"); err != nil {
+	if err := m.CheckPlugins(); err != nil {
 		return nil, err
 	}
 	unlock, err := m.lock()
