@@ -239,7 +239,9 @@ func TestFrontendUserNetwork(t *testing.T) {
 	f := netFE(t, false)
 	netName := f.name()
 	f.feOK("network", "create", netName)
-	t.Cleanup(func() { exec.Command(tirithBin, "--root", f.root, "--storage", f.storage, "network", "rm", netName).Run() })
+	t.Cleanup(func() {
+		exec.Command(tirithBin, "--root", f.root, "--storage", f.storage, "network", "rm", netName).Run()
+	})
 	s1, s2, other := f.name(), f.name(), f.name()
 	f.runNet(s1, []string{"--network", netName}, server...)
 	f.runNet(s2, []string{"--network", netName}, "sleep", "1000")
