@@ -108,14 +108,17 @@ var server = []string{"sh", "-c", "busybox httpd -p 80 -h /etc && exec probe --u
 const httpGet = `printf 'GET /hostname HTTP/1.0\r\n\r\n' | busybox nc -w 2 %s 80`
 
 // hostGet fetches /hostname from addr (host:port) as the host.
-func hostGet(addr string) (string, error) {
+func hostGet(addr string) (string, error) { return hostFetch(addr, "/hostname") }
+
+// hostFetch fetches path from addr as the host.
+func hostFetch(addr, path string) (string, error) {
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(3 * time.Second))
-	fmt.Fprintf(c, "GET /hostname HTTP/1.0\r\n\r\n")
+	fmt.Fprintf(c, "GET %s HTTP/1.0\r\n\r\n", path)
 	b, err := io.ReadAll(c)
 	return string(b), err
 }
@@ -481,4 +484,28 @@ func TestFrontendNetworkCrashPrune(t *testing.T) {
 func pidAlive(pid int) bool {
 	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
 	return err == nil
+}
+
+// On a bridge network /etc/resolv.conf is the host's without loopback
+// servers, and read-only like /etc/hosts.
+func TestFrontendResolvConf(t *testing.T) {
+	f := netFE(t, false)
+	host, err := os.ReadFile("/etc/resolv.conf")
+	must(t, err)
+	var want strings.Builder
+	for _, l := range strings.Split(strings.TrimSuffix(string(host), "\n"), "\n") {
+		if fs := strings.Fields(l); len(fs) >= 2 && fs[0] == "nameserver" {
+			if ip := net.ParseIP(fs[1]); ip == nil || ip.IsLoopback() {
+				continue
+			}
+		}
+		want.WriteString(l + "\n")
+	}
+	out := f.runOut(nil, "sh", "-c", "cat /etc/resolv.conf; (echo x >> /etc/resolv.conf && echo WROTE) 2>/dev/null; true")
+	if strings.Contains(out, "WROTE") {
+		t.Fatal("/etc/resolv.conf is writable in the container")
+	}
+	if strings.Contains(want.String(), "nameserver") && out != want.String() {
+		t.Fatalf("/etc/resolv.conf:\n%s\nwant:\n%s", out, want.String())
+	}
 }

@@ -200,7 +200,7 @@ threading.Thread(target=serve).start()
 cl = socket.create_connection(srv.getsockname()); cl.sendall(b"ping"); print(cl.recv(100).decode())
 print(socket.gethostbyname("localhost"), socket.gethostbyname(socket.gethostname()))
 `
-	out := f.runOut([]string{"--hostname", "webapp"}, "python3", "-c", prog)
+	out := f.runOut([]string{"--network", "none", "--hostname", "webapp"}, "python3", "-c", prog)
 	if !strings.Contains(out, "PING") {
 		t.Fatalf("no reply over 127.0.0.1:\n%s", out)
 	}
@@ -345,7 +345,7 @@ func TestRealImageNginxPublished(t *testing.T) {
 	}
 	var page string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if out, err := hostGet(hostPort); err == nil && strings.Contains(out, "200 OK") {
+		if out, err := hostFetch(hostPort, "/"); err == nil && strings.Contains(out, "200 OK") {
 			page = out
 			break
 		}
