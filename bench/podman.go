@@ -44,7 +44,7 @@ const frontEndFlagsDoc = `Podman's flags, and why:
 - ` + "`--storage-driver overlay`" + ` (` + "`vfs`" + ` if overlay cannot be mounted here): overlay is podman's default as root and what a user gets; it is also what keeps ` + "`run`" + ` from copying the image per container.
 - ` + "`--cgroup-manager cgroupfs`" + `: there is no systemd on this machine, so podman's default (systemd) cannot work; Tirith uses cgroupfs too.
 - ` + "`--events-backend file`" + `: podman's default events backend is journald, absent here.
-- ` + "`run --rm --network none`" + `: remove the container when it exits, like ` + "`tirith run --rm`" + `; no network, which is Tirith's default (loopback only), so that neither side pays for a network (podman's default as root would attach a bridge network through netavark or CNI).
+- ` + "`run --rm --network none`" + `: remove the container when it exits, like ` + "`tirith run --rm`" + `; no network (loopback only; Tirith is run with ` + "`--network none`" + ` too, its default being a bridge network), so that neither side pays for a network (podman's default as root would attach a bridge network through netavark or CNI).
 - ` + "`--ulimit nofile=SOFT:HARD --ulimit nproc=SOFT:HARD`" + `: the harness's own limits (nproc capped at 32768, the limit podman 4.3 sets on itself when it starts (seen with strace), which conmon and the runtime inherit), so the container keeps its caller's limits, as Tirith's does (it sets no rlimit unless asked). Podman's defaults raise both (nofile to 1048576, nproc higher still; ` + "`--ulimit host`" + ` too), which needs CAP_SYS_RESOURCE; where that capability is missing (a container host or a sandbox, like this machine) ` + "`podman run`" + ` otherwise fails with crun's "setrlimit ` + "`RLIMIT_NOFILE`" + ` (or ` + "`RLIMIT_NPROC`" + `): Operation not permitted".
 - Everything else is podman's default: its default OCI runtime (reported above), its default seccomp profile, capabilities and ` + "`--pids-limit 2048`" + `; no user namespace, no memory limit. Tirith's defaults are stricter and cost more to set up: a private user-namespace range (` + "`--userns=auto`" + `), a read-only rootfs, a 512 MiB memory and 1024 pids limit, its seccomp profile and a Landlock ruleset. The comparison is each front end as shipped, not equal work.`
 
@@ -139,12 +139,12 @@ func (e *env) frontEnds(o *options) *frontEnd {
 		cmd func() *exec.Cmd
 	}
 	vs := []variant{
-		{"tirith", func() *exec.Cmd { return e.tirithFE("run", "--rm", feImage, "/bin/true") }},
+		{"tirith", func() *exec.Cmd { return e.tirithFE("run", "--rm", "--network", "none", feImage, "/bin/true") }},
 		{"podman", func() *exec.Cmd {
 			args := append([]string{"run", "--rm", "--network", "none"}, f.ulimits...)
 			return e.podmanCmd(podman, f.driver, append(args, feImage, "/bin/true")...)
 		}},
-		{"demo", func() *exec.Cmd { return e.tirithFE("run", "--rm", "tirith/demo") }},
+		{"demo", func() *exec.Cmd { return e.tirithFE("run", "--rm", "--network", "none", "tirith/demo") }},
 	}
 	for i := -f.warmups; i < o.n; i++ {
 		if i >= 0 && i%10 == 0 {
