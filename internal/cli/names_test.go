@@ -22,7 +22,7 @@ var wantRuncGlobals = []string{"debug", "log", "log-format", "root", "rootless",
 
 var wantFrontEndVerbs = []string{
 	"completion", "demo", "diff", "exec", "help", "images", "import", "inspect", "kill", "load", "logs",
-	"ps", "pull", "rm", "rmi", "run", "runtime", "seccomp", "stop", "system", "wait",
+	"network", "port", "ps", "pull", "rm", "rmi", "run", "runtime", "seccomp", "stop", "system", "wait",
 }
 
 // Commands a person never types: the detached container's monitor and
