@@ -31,14 +31,6 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 				o.PidsLimit = &pids
 			}
 			o.LookupEnv = os.LookupEnv
-			if !cmd.Flags().Changed("network") {
-				// The default bridge needs the CNI plugins; without them
-				// the default is none (more isolated, not less), said once.
-				if err := newEngine(g).Networks().CheckPlugins(); err != nil {
-					o.Network = "none"
-					fmt.Fprintf(cmd.ErrOrStderr(), "tirith: warning: no bridge network, running with --network none: %v\n", err)
-				}
-			}
 			if err := pullForRun(cmd.Context(), g, o.Image, pull, insecure, cmd.ErrOrStderr()); err != nil {
 				return frontEndError(cmd, err)
 			}
@@ -75,7 +67,7 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 	f.Int64Var(&pids, "pids-limit", 0, "process limit (default 1024; 0 or -1 for none, a relaxation)")
 	f.StringArrayVar(&o.Devices, "device", nil, "expose a host device: HOST[:CONTAINER[:rwm]] (relaxation)")
 	f.StringVarP(&o.Hostname, "hostname", "h", "", "container hostname (default: the short container id)")
-	f.StringVar(&o.Network, "network", "bridge", "bridge (default: isolated from other containers), none (only loopback), a network from tirith network create, host or container:NAME (relaxations)")
+	f.StringVar(&o.Network, "network", "none", "none (default: only loopback), bridge (isolated from other containers), a network from tirith network create, host or container:NAME (relaxations)")
 	f.StringArrayVarP(&o.Publish, "publish", "p", nil, "publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|udp] (HOSTIP 127.0.0.1 unless given)")
 	f.StringArrayVar(&o.Secrets, "secret", nil, "a file on a tmpfs at /run/secrets: SRC[,target=NAME,mode=0400,uid=N,gid=N]")
 	f.StringArrayVar(&o.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD], e.g. nofile=1024:2048")

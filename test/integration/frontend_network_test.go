@@ -501,7 +501,7 @@ func TestFrontendResolvConf(t *testing.T) {
 		}
 		want.WriteString(l + "\n")
 	}
-	out := f.runOut(nil, "sh", "-c", "cat /etc/resolv.conf; (echo x >> /etc/resolv.conf && echo WROTE) 2>/dev/null; true")
+	out := f.runOut([]string{"--network", "bridge"}, "sh", "-c", "cat /etc/resolv.conf; (echo x >> /etc/resolv.conf && echo WROTE) 2>/dev/null; true")
 	if strings.Contains(out, "WROTE") {
 		t.Fatal("/etc/resolv.conf is writable in the container")
 	}

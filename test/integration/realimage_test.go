@@ -329,16 +329,16 @@ while True:
 	}
 }
 
-// nginx on the default bridge network with a published port: the host
+// nginx on the bridge network with a published port: the host
 // fetches its page from 127.0.0.1 (nginx binds port 80 as container
 // root, which the namespace allows without CAP_NET_BIND_SERVICE), and
 // the port is bound on loopback only.
-// podman run -d --name ng -p 127.0.0.1::80 --read-only --tmpfs /var/lib/nginx --tmpfs /var/log/nginx deb nginx -g 'daemon off;'
+// podman run -d --name ng --network bridge -p 127.0.0.1::80 --read-only --tmpfs /var/lib/nginx --tmpfs /var/log/nginx deb nginx -g 'daemon off;'
 // && curl -sf http://127.0.0.1:$(podman port ng 80 | cut -d: -f2)/
 func TestRealImageNginxPublished(t *testing.T) {
 	f := newDebian(t)
 	n := f.name()
-	f.detached(n, []string{"-p", "80", "--tmpfs", "/var/lib/nginx", "--tmpfs", "/var/log/nginx"}, "nginx", "-g", "daemon off;")
+	f.detached(n, []string{"--network", "bridge", "-p", "80", "--tmpfs", "/var/lib/nginx", "--tmpfs", "/var/log/nginx"}, "nginx", "-g", "daemon off;")
 	hostPort := strings.TrimSpace(f.feOK("port", n, "80").stdout)
 	if !strings.HasPrefix(hostPort, "127.0.0.1:") {
 		t.Fatalf("tirith port %s 80: %q", n, hostPort)

@@ -169,7 +169,7 @@ func (m *Manager) cni() *libcni.CNIConfig {
 
 // Attach creates container id's network namespace and connects it to
 // the network named name. On error nothing is left.
-func (m *Manager) Attach(ctx context.Context, id, name string) (ep *Endpoint, err error) {
+func (m *Manager) Attach(ctx context.Context, id, name string) (_ *Endpoint, err error) {
 	if err := m.CheckPlugins(); err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (m *Manager) Attach(ctx context.Context, id, name string) (ep *Endpoint, er
 	if err != nil {
 		return nil, err
 	}
-	ep = &Endpoint{Container: id, Network: n.Name, Bridge: n.Bridge, NetNS: m.NSPath(id)}
+	ep := &Endpoint{Container: id, Network: n.Name, Bridge: n.Bridge, NetNS: m.NSPath(id)}
 	// First the record of what is about to exist, for prune.
 	if err := m.writeEndpoint(ep); err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,7 +63,15 @@ var (
 
 // Sync makes Tirith's tables enforce st (removes them if st is empty).
 func Sync(st State) error {
-	c, err := nftables.New()
+	// One ack per rule comes back for the batch: without CAP_ACK each
+	// echoes its rule, and a few hundred overflow the socket
+	// (ENOBUFS, seen with 20 containers).
+	c, err := nftables.New(nftables.WithSockOptions(func(nc *netlink.Conn) error {
+		if err := nc.SetOption(netlink.CapAcknowledge, true); err != nil {
+			return err
+		}
+		return nc.SetReadBuffer(4 << 20)
+	}))
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
