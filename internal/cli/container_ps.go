@@ -34,6 +34,9 @@ func newFrontPsCmd(g *Globals) *cobra.Command {
 				ExitCode  int       `json:"exitCode"`
 				OOMKilled bool      `json:"oomKilled"`
 				Pid       int       `json:"pid,omitempty"`
+				Network   string    `json:"network,omitempty"`
+				IPAddress string    `json:"ipAddress,omitempty"`
+				Ports     []string  `json:"ports,omitempty"`
 			}
 			rows := []row{}
 			for _, r := range recs {
@@ -41,7 +44,15 @@ func newFrontPsCmd(g *Globals) *cobra.Command {
 				if !all && r.Status != "running" {
 					continue
 				}
-				rows = append(rows, row{r.ID, r.Name, r.Image, r.Cmd, r.Created, r.Status, r.ExitCode, r.OOMKilled, r.Pid})
+				rw := row{ID: r.ID, Name: r.Name, Image: r.Image, Command: r.Cmd, Created: r.Created, Status: r.Status, ExitCode: r.ExitCode, OOMKilled: r.OOMKilled, Pid: r.Pid, Network: r.Network}
+				if r.Status == "running" {
+					// Address and proxy go with the process.
+					rw.IPAddress = r.IPAddress
+					for _, m := range r.Ports {
+						rw.Ports = append(rw.Ports, m.Short())
+					}
+				}
+				rows = append(rows, rw)
 			}
 			switch {
 			case quiet:
@@ -52,7 +63,7 @@ func newFrontPsCmd(g *Globals) *cobra.Command {
 				return json.NewEncoder(w).Encode(rows)
 			case format == "table" || format == "":
 				tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
+				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 				for _, r := range rows {
 					status := r.Status
 					if r.Status == "exited" {
@@ -65,7 +76,7 @@ func newFrontPsCmd(g *Globals) *cobra.Command {
 					if len(command) > 30 {
 						command = command[:27] + "..."
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", r.ID[:12], r.Image, command, r.Created.Local().Format(time.DateTime), status, r.Name)
+					fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", r.ID[:12], r.Image, command, r.Created.Local().Format(time.DateTime), status, strings.Join(r.Ports, ", "), r.Name)
 				}
 				return tw.Flush()
 			default:

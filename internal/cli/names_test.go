@@ -22,7 +22,7 @@ var wantRuncGlobals = []string{"debug", "log", "log-format", "root", "rootless",
 
 var wantFrontEndVerbs = []string{
 	"audit", "completion", "defang", "demo", "diff", "exec", "help", "images", "import", "inspect", "kill", "load", "logs",
-	"ps", "pull", "rm", "rmi", "run", "runtime", "sbom", "seccomp", "stop", "system", "wait",
+	"network", "port", "ps", "pull", "rm", "rmi", "run", "runtime", "sbom", "seccomp", "stop", "system", "wait",
 }
 
 // Commands a person never types: the detached container's monitor and

@@ -139,6 +139,7 @@ func newFrontEndRoot(name string, g *Globals) *cobra.Command {
 	frontEnd := []*cobra.Command{
 		newFrontRunCmd(g), newFrontPsCmd(g), newFrontExecCmd(g), newFrontKillCmd(g),
 		newLogsCmd(g), newStopCmd(g), newRmCmd(g), newWaitCmd(g), newDiffCmd(g), newMonitorCmd(g),
+		newNetworkCmd(g), newPortCmd(g),
 		newPullCmd(g), newLoadCmd(g), newImportCmd(g), newImagesCmd(g), newRmiCmd(g), newInspectCmd(g),
 		newSystemCmd(g), newAuditCmd(g), newDefangCmd(g), newSbomCmd(g),
 	}

@@ -77,6 +77,9 @@ func (e *Engine) cleanup(id string) error {
 		_ = runtime.RemoveDebris(e.Root, id)
 	}
 	runtime.CrashPoint("after-runtime-delete")
+	if err := e.detachNetwork(id); err != nil {
+		return err
+	}
 	if err := snapshot.Unmount(e.secrets(id)); err != nil {
 		return err
 	}

@@ -17,15 +17,18 @@ const hostsNone = `127.0.0.1	localhost
 127.0.1.1	%s
 `
 
-// writeEtc writes the container's hosts and hostname files into dir.
-// hostsFrom, if set, is a hosts file to copy instead (a copy: the
-// container cannot change the original): the host's for --network host,
-// the peer's for --network container:NAME, as Docker does.
-func writeEtc(dir, hostname, hostsFrom string) error {
+// writeEtc writes the container's hosts and hostname files into dir,
+// and resolv.conf when it is not nil. hostsFrom, if set, is a hosts file
+// to copy instead (a copy: the container cannot change the original):
+// the host's for --network host, the peer's for --network
+// container:NAME, as Docker does; hosts, if set, is the content.
+func writeEtc(dir, hostname, hostsFrom string, hosts, resolv []byte) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("container /etc files: %w", err)
 	}
-	hosts := []byte(fmt.Sprintf(hostsNone, hostname))
+	if hosts == nil {
+		hosts = []byte(fmt.Sprintf(hostsNone, hostname))
+	}
 	if hostsFrom != "" {
 		b, err := os.ReadFile(hostsFrom)
 		if err != nil {
@@ -33,7 +36,11 @@ func writeEtc(dir, hostname, hostsFrom string) error {
 		}
 		hosts = b
 	}
-	for name, data := range map[string][]byte{"hosts": hosts, "hostname": []byte(hostname + "\n")} {
+	files := map[string][]byte{"hosts": hosts, "hostname": []byte(hostname + "\n")}
+	if resolv != nil {
+		files["resolv.conf"] = resolv
+	}
+	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			return fmt.Errorf("container /etc files: %w", err)
 		}

@@ -41,9 +41,36 @@ type Inspection struct {
 	Config     InspectConfig     `json:"Config"`
 	Mounts     []InspectMount    `json:"Mounts"`
 	HostConfig InspectHostConfig `json:"HostConfig"`
+	// NetworkSettings is the bridge network's address and the published
+	// ports, while the container runs (Docker's shape).
+	NetworkSettings InspectNetworkSettings `json:"NetworkSettings"`
 	// Security is nil while the container's config.json is not written
 	// yet (a run still preparing it).
 	Security *InspectSecurity `json:"Security"`
+}
+
+// InspectNetworkSettings is Docker's NetworkSettings, in part.
+type InspectNetworkSettings struct {
+	IPAddress   string                           `json:"IPAddress"`
+	IPPrefixLen int                              `json:"IPPrefixLen"`
+	Gateway     string                           `json:"Gateway"`
+	MacAddress  string                           `json:"MacAddress"`
+	Ports       map[string][]InspectPortBinding  `json:"Ports"`
+	Networks    map[string]InspectNetworkAddress `json:"Networks"`
+}
+
+// InspectPortBinding is one host side of a published port.
+type InspectPortBinding struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+}
+
+// InspectNetworkAddress is the container's address on one network.
+type InspectNetworkAddress struct {
+	IPAddress   string `json:"IPAddress"`
+	IPPrefixLen int    `json:"IPPrefixLen"`
+	Gateway     string `json:"Gateway"`
+	MacAddress  string `json:"MacAddress"`
 }
 
 // InspectState is Docker's State.
@@ -257,7 +284,20 @@ func (e *Engine) InspectRecord(rec *Record) (*Inspection, error) {
 	}
 	in.Security = planSecurity(rec, a)
 	sec := in.Security
+	if rec.Network != "" {
+		sec.NetworkMode = rec.Network // not the pinned namespace's path
+	}
 	in.HostConfig.NetworkMode = sec.NetworkMode
+	in.NetworkSettings = InspectNetworkSettings{Ports: map[string][]InspectPortBinding{}, Networks: map[string]InspectNetworkAddress{}}
+	if rec.Network != "" && rec.Status == StatusRunning {
+		ns := &in.NetworkSettings
+		ns.IPAddress, ns.IPPrefixLen, ns.Gateway, ns.MacAddress = rec.IPAddress, rec.IPPrefixLen, rec.Gateway, rec.MacAddress
+		ns.Networks[rec.Network] = InspectNetworkAddress{rec.IPAddress, rec.IPPrefixLen, rec.Gateway, rec.MacAddress}
+		for _, m := range rec.Ports {
+			k := fmt.Sprintf("%d/%s", m.ContainerPort, m.Proto)
+			ns.Ports[k] = append(ns.Ports[k], InspectPortBinding{m.HostIP, fmt.Sprint(m.HostPort)})
+		}
+	}
 	if !sec.UserNamespace.Enabled {
 		in.HostConfig.UsernsMode = "host"
 	}

@@ -125,14 +125,24 @@ func (e *Engine) Monitor(id string, report *os.File) error {
 		defer console.Close()
 		o.ConsoleSocket = console.Path
 	}
-	pid, restore, err := e.createStart(id, o, console)
+	// The published ports live as long as we do.
+	proxy, prec, err := e.publish(id)
 	if err != nil {
 		return e.monitorFailed(id, report, err)
+	}
+	pid, restore, err := e.createStart(id, o, console)
+	if err != nil {
+		closeProxy(proxy)
+		return e.monitorFailed(id, report, err)
+	}
+	if proxy != nil {
+		proxy.Serve(prec.IPAddress)
 	}
 	json.NewEncoder(report).Encode(monitorReport{})
 	report.Close()
 	code, err := runtime.Wait(pid)
 	restore()
+	closeProxy(proxy)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -149,6 +150,29 @@ func (e *Engine) Prune() (*PruneReport, error) {
 				errs = append(errs, err)
 			}
 		}
+	}
+
+	// Network debris of containers that are gone (a kill -9 between
+	// the attach and the record, or of the monitor): endpoints with
+	// their veths, pinned namespaces, IPAM leases, and the bridges and
+	// nftables tables nothing uses any more.
+	nrep, err := e.Networks().Prune(context.Background(), func(id string) bool {
+		_, err := os.Stat(e.Dir(id))
+		return err == nil
+	})
+	if nrep != nil {
+		for _, id := range nrep.Endpoints {
+			rep.Debris = append(rep.Debris, "network endpoint of "+id)
+		}
+		for _, id := range nrep.Namespaces {
+			rep.Debris = append(rep.Debris, e.Networks().NSPath(id))
+		}
+		for _, l := range nrep.Leases {
+			rep.Debris = append(rep.Debris, "IPAM lease "+l)
+		}
+	}
+	if err != nil {
+		errs = append(errs, err)
 	}
 
 	st, err := e.OpenStore()

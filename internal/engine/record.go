@@ -18,6 +18,7 @@ import (
 	"github.com/tirith-project/tirith/internal/atomicfile"
 	"github.com/tirith-project/tirith/internal/engine/idrange"
 	"github.com/tirith-project/tirith/internal/image/store"
+	"github.com/tirith-project/tirith/internal/network/portproxy"
 	"github.com/tirith-project/tirith/internal/runtime"
 )
 
@@ -68,6 +69,16 @@ type Record struct {
 	CapAdd  []string `json:"capAdd,omitempty"`
 	CapDrop []string `json:"capDrop,omitempty"`
 	Seccomp string   `json:"seccomp,omitempty"`
+	// Hostname is the container's; Network the bridge network it is
+	// on ("" for none, host and container:NAME), with its address; Ports
+	// the published ports (host port 0 until the container starts).
+	Hostname    string              `json:"hostname,omitempty"`
+	Network     string              `json:"network,omitempty"`
+	IPAddress   string              `json:"ipAddress,omitempty"`
+	IPPrefixLen int                 `json:"ipPrefixLen,omitempty"`
+	Gateway     string              `json:"gateway,omitempty"`
+	MacAddress  string              `json:"macAddress,omitempty"`
+	Ports       []portproxy.Mapping `json:"ports,omitempty"`
 }
 
 // ShortID is the first 12 characters of the id, as Docker prints it.

@@ -17,6 +17,8 @@ import (
 	"github.com/tirith-project/tirith/internal/engine/snapshot"
 	"github.com/tirith-project/tirith/internal/engine/specgen"
 	"github.com/tirith-project/tirith/internal/exitcode"
+	"github.com/tirith-project/tirith/internal/network/bridge"
+	"github.com/tirith-project/tirith/internal/network/portproxy"
 	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/spec"
 )
@@ -82,7 +84,20 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	if o.Network == "host" {
 		hostsFrom = "/etc/hosts"
 	}
-	built, err := specgen.BuildSpec(specgen.SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID), EtcSource: e.etc(rec.ID), PeerNetNS: peerNetNS}, o)
+	// A bridge network: the namespace is made and attached before the
+	// spec names it; cleanup detaches it on any error below.
+	var ep *bridge.Endpoint
+	if specgen.IsBridgeNetwork(o.Network) {
+		if ep, err = e.Networks().Attach(ctx, rec.ID, o.Network); err != nil {
+			return nil, fmt.Errorf("--network %s: %w", o.Network, err)
+		}
+		runtime.CrashPoint("after-network")
+	}
+	in := specgen.SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID), EtcSource: e.etc(rec.ID), PeerNetNS: peerNetNS}
+	if ep != nil {
+		in.NetNS = ep.NetNS
+	}
+	built, err := specgen.BuildSpec(in, o)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +111,11 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 		built.Spec.Linux.UIDMappings, built.Spec.Linux.GIDMappings = m, m
 	}
 	// Before the mount targets: a file source gets a file target.
-	if err := writeEtc(e.etc(rec.ID), built.Spec.Hostname, hostsFrom); err != nil {
+	var hosts, resolv []byte
+	if ep != nil {
+		hosts, resolv = e.hostsBridge(built.Spec.Hostname, ep, e.isolated(ep.Network)), resolvConf()
+	}
+	if err := writeEtc(e.etc(rec.ID), built.Spec.Hostname, hostsFrom, hosts, resolv); err != nil {
 		return nil, err
 	}
 	if err := makeMountTargets(e.rootfs(rec.ID), built.Spec.Mounts); err != nil {
@@ -120,9 +139,17 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 		for _, s := range built.Secrets {
 			r.Secrets = append(r.Secrets, s.Target)
 		}
+		r.Hostname, r.Ports = built.Spec.Hostname, built.Ports
+		if ep != nil {
+			r.Network, r.IPAddress, r.IPPrefixLen, r.Gateway, r.MacAddress = ep.Network, ep.IP, ep.PrefixLen, ep.Gateway, ep.MAC
+		}
 	})
 	if err != nil {
 		return nil, err
+	}
+	if ep != nil {
+		// The other members learn the newcomer's name.
+		e.refreshHosts(ep.Network)
 	}
 	runtime.CrashPoint("after-bundle")
 	return &Prepared{Record: rec, Built: built}, nil
@@ -150,16 +177,31 @@ func (e *Engine) RunForeground(p *Prepared, io Stdio) (int, error) {
 		defer console.Close()
 		o.ConsoleSocket = console.Path
 	}
-	pid, restore, err := e.createStart(id, o, console)
+	proxy, rec, err := e.publish(id)
 	if err != nil {
 		return e.failCreate(id, err)
 	}
+	pid, restore, err := e.createStart(id, o, console)
+	if err != nil {
+		closeProxy(proxy)
+		return e.failCreate(id, err)
+	}
+	if proxy != nil {
+		proxy.Serve(rec.IPAddress)
+	}
 	code, err := fwd.Wait(pid)
 	restore()
+	closeProxy(proxy)
 	if err != nil {
 		return exitcode.Tirith, err
 	}
 	return e.finish(id, code)
+}
+
+func closeProxy(p *portproxy.Proxy) {
+	if p != nil {
+		p.Close()
+	}
 }
 
 // createStart creates and starts the container with the runtime and
@@ -218,6 +260,9 @@ func (e *Engine) finish(id string, code int) (int, error) {
 		_ = c.Delete(runtime.DeleteOptions{Force: true})
 		c.Close()
 	}
+	// The network goes with the process (Docker releases the address
+	// on exit too); a failure here is left to rm and prune.
+	_ = e.detachNetwork(id)
 	rec, err := e.update(id, func(r *Record) {
 		r.Status, r.ExitCode, r.OOMKilled, r.Finished = StatusExited, code, oom, time.Now().UTC()
 		r.Pid, r.MonitorPid = 0, 0

@@ -171,6 +171,27 @@ __attribute__((constructor)) static void nsenter(void)
 		}
 	}
 
+	// A network namespace may be owned by an ancestor of the joined
+	// user namespace (the front end pins bridge namespaces as host
+	// root): joining it needs our capabilities from before the user
+	// namespace, so it is tried first. EPERM (a rootless caller, whose
+	// capabilities come from the user namespace) leaves it for later.
+	int netdone = -1;
+	for (int i = 0; i < njoin; i++) {
+		if (jointype[i] != CLONE_NEWNET)
+			continue;
+		for (int u = 0; u < njoin; u++) {
+			if (jointype[u] != CLONE_NEWUSER)
+				continue;
+			if (setns(joinfd[i], CLONE_NEWNET) == 0)
+				netdone = i;
+			else if (errno != EPERM) {
+				sendf("error nsenter: setns %d: %s\n", CLONE_NEWNET, strerror(errno));
+				_exit(1);
+			}
+			break;
+		}
+	}
 	// A joined user namespace goes first: it grants the capabilities
 	// needed to join namespaces it owns.
 	for (int i = 0; i < njoin; i++) {
@@ -183,7 +204,7 @@ __attribute__((constructor)) static void nsenter(void)
 	}
 	int joinedpid = 0;
 	for (int i = 0; i < njoin; i++) {
-		if (jointype[i] == CLONE_NEWUSER)
+		if (jointype[i] == CLONE_NEWUSER || i == netdone)
 			continue;
 		if (setns(joinfd[i], jointype[i]) < 0) {
 			sendf("error nsenter: setns %d: %s\n", jointype[i], strerror(errno));

@@ -26,13 +26,13 @@ func TestFrontendSetgroups(t *testing.T) {
 	}
 }
 
-// Wall 5 for people: under --network none (the default) lo is up, as in
+// Wall 5 for people: under --network none lo is up, as in
 // Docker and podman, and localhost and the hostname resolve from a
 // read-only /etc/hosts. With --network host the hosts file is a copy of
 // the host's.
 func TestFrontendLoopbackAndHosts(t *testing.T) {
 	f := newFE(t)
-	out := f.runOut([]string{"--hostname", "app1"}, "sh", "-c",
+	out := f.runOut([]string{"--network", "none", "--hostname", "app1"}, "sh", "-c",
 		"cat /sys/class/net/lo/flags; cat /etc/hostname; cat /etc/hosts; (echo x >> /etc/hosts && echo WROTE) 2>/dev/null; true")
 	lines := strings.Split(out, "\n")
 	if len(lines) < 2 || lines[0] != "0x9" { // IFF_UP|IFF_LOOPBACK

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -199,7 +200,7 @@ threading.Thread(target=serve).start()
 cl = socket.create_connection(srv.getsockname()); cl.sendall(b"ping"); print(cl.recv(100).decode())
 print(socket.gethostbyname("localhost"), socket.gethostbyname(socket.gethostname()))
 `
-	out := f.runOut([]string{"--hostname", "webapp"}, "python3", "-c", prog)
+	out := f.runOut([]string{"--network", "none", "--hostname", "webapp"}, "python3", "-c", prog)
 	if !strings.Contains(out, "PING") {
 		t.Fatalf("no reply over 127.0.0.1:\n%s", out)
 	}
@@ -326,4 +327,35 @@ while True:
 	if r := f.fe("run", "--rm", "--network", "container:"+web, f.image, "true"); r.code != 125 || !strings.Contains(r.stderr, "container:"+web) {
 		t.Fatalf("--network container: of a removed container: exit %d, %q", r.code, r.stderr)
 	}
+}
+
+// nginx on the bridge network with a published port: the host
+// fetches its page from 127.0.0.1 (nginx binds port 80 as container
+// root, which the namespace allows without CAP_NET_BIND_SERVICE), and
+// the port is bound on loopback only.
+// podman run -d --name ng --network bridge -p 127.0.0.1::80 --read-only --tmpfs /var/lib/nginx --tmpfs /var/log/nginx deb nginx -g 'daemon off;'
+// && curl -sf http://127.0.0.1:$(podman port ng 80 | cut -d: -f2)/
+func TestRealImageNginxPublished(t *testing.T) {
+	f := newDebian(t)
+	n := f.name()
+	f.detached(n, []string{"--network", "bridge", "-p", "80", "--tmpfs", "/var/lib/nginx", "--tmpfs", "/var/log/nginx"}, "nginx", "-g", "daemon off;")
+	hostPort := strings.TrimSpace(f.feOK("port", n, "80").stdout)
+	if !strings.HasPrefix(hostPort, "127.0.0.1:") {
+		t.Fatalf("tirith port %s 80: %q", n, hostPort)
+	}
+	var page string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if out, err := hostFetch(hostPort, "/"); err == nil && strings.Contains(out, "200 OK") {
+			page = out
+			break
+		}
+	}
+	if !strings.Contains(page, "Welcome to nginx") {
+		t.Fatalf("nginx from the host at %s: %q", hostPort, page)
+	}
+	p, _ := strconv.Atoi(strings.TrimPrefix(hostPort, "127.0.0.1:"))
+	if got := tcpListeners(t, p); got != "0100007F" {
+		t.Fatalf("port %d bound on %q, want 127.0.0.1 only", p, got)
+	}
+	f.feOK("rm", "-f", n)
 }

@@ -6,13 +6,25 @@
 // `probe --try SYSCALL` instead attempts one syscall with harmless
 // arguments and prints "ok" or the errno's name (EPERM, EINVAL, ...), so
 // that tests can tell a seccomp denial from the kernel's own answer.
+//
+// For the network tests (busybox's nc has no UDP, its ping needs a raw
+// socket): `probe --udp-echo PORT` echoes UDP datagrams forever, `probe
+// --udp-send HOST:PORT MSG` prints the answer (exit 1 after 2 s without
+// one), and `probe --ping IP` sends one ICMP echo from an unprivileged
+// ICMP socket (exit 1 without a reply in 2 s).
 package main
 
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"strings"
+	"time"
 	"unsafe"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
 
 	"golang.org/x/sys/unix"
 
@@ -22,6 +34,9 @@ import (
 func main() {
 	if len(os.Args) > 2 && os.Args[1] == "--try" {
 		os.Exit(try(os.Args[2]))
+	}
+	if len(os.Args) > 2 && strings.HasPrefix(os.Args[1], "--udp-") || len(os.Args) > 2 && os.Args[1] == "--ping" {
+		os.Exit(netTool(os.Args[1], os.Args[2:]))
 	}
 	r, err := probe.Gather()
 	if err != nil {
@@ -82,4 +97,65 @@ func try(name string) int {
 		fmt.Println(unix.ErrnoName(e))
 	}
 	return 0
+}
+
+func netTool(mode string, args []string) int {
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "probe:", err)
+		return 1
+	}
+	switch {
+	case mode == "--udp-echo":
+		c, err := net.ListenPacket("udp", ":"+args[0])
+		if err != nil {
+			return fail(err)
+		}
+		b := make([]byte, 2048)
+		for {
+			n, from, err := c.ReadFrom(b)
+			if err != nil {
+				return fail(err)
+			}
+			c.WriteTo(b[:n], from)
+		}
+	case mode == "--udp-send" && len(args) == 2:
+		c, err := net.Dial("udp", args[0])
+		if err != nil {
+			return fail(err)
+		}
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte(args[1])); err != nil {
+			return fail(err)
+		}
+		b := make([]byte, 2048)
+		n, err := c.Read(b)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Println(string(b[:n]))
+		return 0
+	case mode == "--ping":
+		c, err := icmp.ListenPacket("udp4", "0.0.0.0")
+		if err != nil {
+			return fail(err)
+		}
+		msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: os.Getpid() & 0xffff, Seq: 1, Data: []byte("tirith")}}
+		wb, _ := msg.Marshal(nil)
+		if _, err := c.WriteTo(wb, &net.UDPAddr{IP: net.ParseIP(args[0])}); err != nil {
+			return fail(err)
+		}
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		rb := make([]byte, 1500)
+		n, _, err := c.ReadFrom(rb)
+		if err != nil {
+			return fail(err)
+		}
+		if m, err := icmp.ParseMessage(1, rb[:n]); err != nil || m.Type != ipv4.ICMPTypeEchoReply {
+			return fail(fmt.Errorf("not an echo reply: %v", err))
+		}
+		fmt.Println("reply")
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "probe: usage: --udp-echo PORT | --udp-send HOST:PORT MSG | --ping IP")
+	return 2
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/tirith-project/tirith/internal/image/store"
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
 	"github.com/tirith-project/tirith/internal/network"
+	"github.com/tirith-project/tirith/internal/network/portproxy"
 	"github.com/tirith-project/tirith/internal/seccomp"
 	"github.com/tirith-project/tirith/internal/spec"
 	"github.com/tirith-project/tirith/internal/units"
@@ -46,6 +47,10 @@ type SpecInput struct {
 	// PeerNetNS is, for --network container:NAME, the network namespace
 	// of that running container to join (/proc/PID/ns/net).
 	PeerNetNS string
+	// NetNS is, for a bridge network, the namespace Tirith made and
+	// attached (lo is up in it already); EtcSource then also holds
+	// resolv.conf, bound read-only onto /etc/resolv.conf.
+	NetNS string
 }
 
 // Built is BuildSpec's result.
@@ -71,6 +76,8 @@ type Built struct {
 	// else the image's USER), for inspect.
 	Entrypoint []string
 	UserSpec   string
+	// Ports are the parsed -p flags (host port 0: chosen at start).
+	Ports []portproxy.Mapping
 	// Secrets are the parsed --secret flags, to be written into
 	// SpecInput.SecretsSource; User is the payload's user they belong
 	// to by default.
@@ -332,10 +339,19 @@ func (b *builder) syscalls() error {
 }
 
 // namespaces is wall 5 (the user namespace is wall 1's): network none
-// (the default's empty netns, lo up as in Docker: 127.0.0.1 works) or
-// host.
+// (the default's empty netns, lo up as in Docker: 127.0.0.1 works),
+// a bridge network (a namespace Tirith made and attached), host, or
+// another container's.
 func (b *builder) namespaces() error {
 	s := b.s
+	join := func(path string) {
+		for i := range s.Linux.Namespaces {
+			if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = path
+			}
+		}
+	}
+	bridged := false
 	switch peer, isPeer := strings.CutPrefix(b.o.Network, "container:"); {
 	case b.o.Network == "" || b.o.Network == "none":
 		s.Annotations[network.LoopbackAnnotation] = "up"
@@ -347,16 +363,38 @@ func (b *builder) namespaces() error {
 		if b.in.PeerNetNS == "" {
 			return fmt.Errorf("--network %s: the container's network namespace was not found", b.o.Network)
 		}
-		for i := range s.Linux.Namespaces {
-			if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
-				s.Linux.Namespaces[i].Path = b.in.PeerNetNS
-			}
-		}
+		join(b.in.PeerNetNS)
 		b.relax(5, "--network "+b.o.Network, "container "+peer+"'s network stack (interfaces, ports, loopback) is shared")
+	case IsBridgeNetwork(b.o.Network):
+		if b.in.NetNS == "" {
+			return fmt.Errorf("--network %s: the network namespace was not made", b.o.Network)
+		}
+		join(b.in.NetNS)
+		bridged = true
 	default:
-		return fmt.Errorf("--network %q: want none, host or container:NAME (bridge networking is not implemented yet)", b.o.Network)
+		return fmt.Errorf("--network %q: want bridge, none, host, container:NAME or a network made with tirith network create", b.o.Network)
+	}
+	for _, v := range b.o.Publish {
+		m, err := portproxy.Parse(v)
+		if err != nil {
+			return err
+		}
+		if !bridged {
+			return fmt.Errorf("-p %s: publishing needs a bridge network (--network %s has none)", v, b.o.Network)
+		}
+		if m.AllInterfaces() {
+			b.relax(5, "-p "+v, "the port is published on every address of the host, not only loopback")
+		}
+		b.out.Ports = append(b.out.Ports, m)
 	}
 	return nil
+}
+
+// IsBridgeNetwork reports whether --network names a bridge network
+// (the default "bridge" or a user network), not none, host or
+// container:NAME.
+func IsBridgeNetwork(n string) bool {
+	return n != "" && n != "none" && n != "host" && !strings.HasPrefix(n, "container:")
 }
 
 // filesystem is wall 7: the read-only root, masked and read-only paths,
@@ -398,7 +436,11 @@ func (b *builder) filesystem() error {
 	if in.EtcSource != "" {
 		// The names the container resolves without DNS: localhost and
 		// its own hostname, read-only like the rootfs.
-		for _, f := range []string{"hosts", "hostname"} {
+		files := []string{"hosts", "hostname"}
+		if in.NetNS != "" {
+			files = append(files, "resolv.conf")
+		}
+		for _, f := range files {
 			s.Mounts = append(s.Mounts, specs.Mount{
 				Destination: "/etc/" + f, Type: "bind", Source: filepath.Join(in.EtcSource, f),
 				Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"},

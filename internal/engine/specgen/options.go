@@ -42,6 +42,8 @@ type Options struct {
 	Privileged   bool
 	Userns       string
 	Network      string
+	// Publish are the -p flags.
+	Publish []string
 
 	Memory     string
 	MemorySwap string
