@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tirith-project/tirith/internal/caps"
+	"github.com/tirith-project/tirith/internal/procfs"
 )
 
 // ContainerInput is a container seen from the host: its init's pid,
@@ -439,27 +440,9 @@ func readMountinfo(p string) []mountEntry {
 		if slices.Contains(strings.Split(g[2], ","), "ro") && !slices.Contains(opts, "ro") {
 			opts = append(opts, "ro")
 		}
-		out = append(out, mountEntry{point: unescape(f[4]), fstype: g[0], opts: opts})
+		out = append(out, mountEntry{point: procfs.UnescapeMountinfo(f[4]), fstype: g[0], opts: opts})
 	}
 	return out
-}
-
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 type limits struct {

@@ -142,15 +142,15 @@ func MountPointsUnder(dir string) []string {
 		if len(fields) < 5 {
 			continue
 		}
-		if p := unescapeMountinfo(fields[4]); strings.HasPrefix(p, dir+"/") {
+		if p := UnescapeMountinfo(fields[4]); strings.HasPrefix(p, dir+"/") {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
+// UnescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
+func UnescapeMountinfo(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}

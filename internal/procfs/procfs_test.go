@@ -72,10 +72,10 @@ func TestStartTimeAndZombie(t *testing.T) {
 }
 
 func TestMountinfo(t *testing.T) {
-	if got := unescapeMountinfo(`/a\040b\011c\134d`); got != "/a b\tc\\d" {
+	if got := UnescapeMountinfo(`/a\040b\011c\134d`); got != "/a b\tc\\d" {
 		t.Errorf("unescape = %q", got)
 	}
-	if got := unescapeMountinfo(`/tail\04`); got != `/tail\04` {
+	if got := UnescapeMountinfo(`/tail\04`); got != `/tail\04` {
 		t.Errorf("a short escape changed: %q", got)
 	}
 	data, err := os.ReadFile(Self("mountinfo"))
