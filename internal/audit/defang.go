@@ -3,7 +3,6 @@ package audit
 import (
 	"archive/tar"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -172,28 +171,15 @@ func slicesContains(l []string, s string) bool {
 // readContent reads from layer i the content of the regular files in
 // paths.
 func readContent(in ImageInput, i int, paths map[string]bool, out map[string][]byte) error {
-	rc, err := in.Open(i)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read layer %d: %w", i, err)
-		}
-		p := cleanPath(hdr.Name)
+	return eachEntry(in, i, func(p string, hdr *tar.Header, tr *tar.Reader) error {
 		if hdr.Typeflag != tar.TypeReg || !paths[p] {
-			continue
+			return nil
 		}
 		b, err := io.ReadAll(tr)
 		if err != nil {
 			return fmt.Errorf("read layer %d: %s: %w", i, p, err)
 		}
 		out[p] = b
-	}
+		return nil
+	})
 }

@@ -131,7 +131,9 @@ func cleanPath(name string) string {
 	return path.Clean("/" + name)
 }
 
-func (sc *imageScan) layer(in ImageInput, i int) error {
+// eachEntry calls fn for every entry of layer i, its path cleaned, with
+// the reader positioned at the entry's content; an error of fn stops it.
+func eachEntry(in ImageInput, i int, fn func(p string, hdr *tar.Header, tr *tar.Reader) error) error {
 	rc, err := in.Open(i)
 	if err != nil {
 		return err
@@ -146,17 +148,24 @@ func (sc *imageScan) layer(in ImageInput, i int) error {
 		if err != nil {
 			return fmt.Errorf("read layer %d: %w", i, err)
 		}
-		p := cleanPath(hdr.Name)
+		if err := fn(cleanPath(hdr.Name), hdr, tr); err != nil {
+			return err
+		}
+	}
+}
+
+func (sc *imageScan) layer(in ImageInput, i int) error {
+	return eachEntry(in, i, func(p string, hdr *tar.Header, tr *tar.Reader) error {
 		dir, base := path.Split(p)
 		dir = path.Clean(dir)
 		switch {
 		case base == ".wh..wh..opq":
 			// Opaque: the lower layers' contents of dir are gone.
 			sc.remove(dir, i, true)
-			continue
+			return nil
 		case strings.HasPrefix(base, ".wh."):
 			sc.remove(path.Join(dir, strings.TrimPrefix(base, ".wh.")), i, false)
-			continue
+			return nil
 		}
 		if old, ok := sc.files[p]; ok && old.typ == tar.TypeDir && hdr.Typeflag != tar.TypeDir {
 			sc.remove(p, i, false) // a file replacing a directory hides its tree
@@ -168,10 +177,10 @@ func (sc *imageScan) layer(in ImageInput, i int) error {
 		sc.files[p] = &fileEntry{layer: i, typ: hdr.Typeflag, mode: hdr.Mode, uid: hdr.Uid, gid: hdr.Gid, size: hdr.Size, fcaps: fcaps, hdr: hdr}
 		if hdr.Typeflag != tar.TypeReg {
 			delete(sc.content, p)
-			continue
+			return nil
 		}
 		if hdr.Size > maxContent && !accountFiles[p] {
-			continue
+			return nil
 		}
 		b, err := io.ReadAll(io.LimitReader(tr, 1<<20))
 		if err != nil {
@@ -183,7 +192,8 @@ func (sc *imageScan) layer(in ImageInput, i int) error {
 		if what := secretFile(p, b); what != "" && !allowed(p, sc.opts.AllowSecrets) {
 			sc.secretFiles = append(sc.secretFiles, secretHit{p, what, i})
 		}
-	}
+		return nil
+	})
 }
 
 // remove deletes p (and its tree) as seen from layer i; with opaque only
