@@ -96,16 +96,8 @@ func clientImageArchiveCmd(t *testing.T, dir, ref string, cmd []string) string {
 	t.Helper()
 	bb, err := os.ReadFile(busybox)
 	must(t, err)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	mt := time.Unix(1700000000, 0)
-	add := func(h *tar.Header, body []byte) {
-		h.ModTime = mt
-		h.Size = int64(len(body))
-		must(t, tw.WriteHeader(h))
-		_, err := tw.Write(body)
-		must(t, err)
-	}
+	lt := newLayerTar(t)
+	add := lt.add
 	for _, d := range []string{"bin/", "etc/", "dev/", "proc/", "sys/", "tmp/", "root/"} {
 		add(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755}, nil)
 	}
@@ -116,8 +108,7 @@ func clientImageArchiveCmd(t *testing.T, dir, ref string, cmd []string) string {
 	add(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"))
 	add(&tar.Header{Name: "etc/group", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("root:x:0:\nnobody:x:65534:\n"))
 	add(&tar.Header{Name: "etc/hello", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("hello from the image\n"))
-	must(t, tw.Close())
-	data := buf.Bytes()
+	data := lt.bytes()
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 	must(t, err)
 	img, err := oneLayerImage(layer, v1.Config{Cmd: cmd, Env: []string{"PATH=/bin"}}, time.Now())

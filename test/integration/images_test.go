@@ -68,16 +68,8 @@ func rootfsTar(t *testing.T) []byte {
 	t.Helper()
 	bb, err := os.ReadFile(busybox)
 	must(t, err)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	mt := time.Unix(1700000000, 0)
-	add := func(h *tar.Header, body []byte) {
-		h.ModTime = mt
-		h.Size = int64(len(body))
-		must(t, tw.WriteHeader(h))
-		_, err := tw.Write(body)
-		must(t, err)
-	}
+	lt := newLayerTar(t)
+	add := lt.add
 	for _, d := range []string{"bin/", "etc/", "dev/", "proc/", "sys/", "tmp/", "work/"} {
 		add(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755}, nil)
 	}
@@ -88,8 +80,35 @@ func rootfsTar(t *testing.T) []byte {
 	}
 	add(&tar.Header{Name: "etc/hello", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("hello from the image\n"))
 	add(&tar.Header{Name: "dev/null", Typeflag: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 3}, nil)
-	must(t, tw.Close())
-	return buf.Bytes()
+	return lt.bytes()
+}
+
+// layerTar builds a layer for the tests: every entry with the same
+// modification time, so the same entries give the same digest.
+type layerTar struct {
+	t   *testing.T
+	buf bytes.Buffer
+	tw  *tar.Writer
+}
+
+func newLayerTar(t *testing.T) *layerTar {
+	l := &layerTar{t: t}
+	l.tw = tar.NewWriter(&l.buf)
+	return l
+}
+
+func (l *layerTar) add(h *tar.Header, body []byte) {
+	h.ModTime = time.Unix(1700000000, 0)
+	h.Size = int64(len(body))
+	must(l.t, l.tw.WriteHeader(h))
+	_, err := l.tw.Write(body)
+	must(l.t, err)
+}
+
+// bytes ends the tar and returns it.
+func (l *layerTar) bytes() []byte {
+	must(l.t, l.tw.Close())
+	return l.buf.Bytes()
 }
 
 // testImage is rootfsTar as one gzip layer with a config like a real
