@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/cgroups/fs"
 	"github.com/opencontainers/cgroups/fs2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ErrSystemdUnsupported is returned by New when Config.Systemd is set.
@@ -37,6 +38,13 @@ type Config struct {
 	Nodes []specs.LinuxDevice
 	// Systemd is --systemd-cgroup, which is not supported yet.
 	Systemd bool
+	// Rootless is an unprivileged caller: the default path is
+	// "tirith/<ID>" relative to its own cgroup, only hierarchies it may
+	// write to (delegated to it) are used, and the device allowlist is
+	// left out (only host root may write one; the user namespace keeps
+	// the container from making device nodes). A limit whose controller
+	// is not delegated is an error, as with runc.
+	Rootless bool
 	// Root is where the cgroup filesystem is mounted. "" (or
 	// "/sys/fs/cgroup") means this host's, with its layout detected. Any
 	// other directory must be laid out as cgroup v2 (it holds
@@ -99,11 +107,17 @@ func New(c Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Rootless && c.CgroupsPath == "" {
+		inner = strings.TrimPrefix(inner, "/")
+	}
 	m.res, err = convertResources(c.Resources, m.mode, true)
 	if err != nil {
 		return nil, err
 	}
 	m.res.lib.Devices = append(m.res.lib.Devices, mknodRules(c.Nodes)...)
+	if c.Rootless {
+		m.res.lib.Devices, m.res.lib.SkipDevices = nil, true
+	}
 
 	if m.mode == ModeV2 {
 		own := ""
@@ -113,6 +127,10 @@ func New(c Config) (*Manager, error) {
 			}
 		}
 		m.dir = v2Dir(m.root, inner, own)
+		if c.Rootless && !delegated(m.dir) {
+			m.dir = ""
+			return m, m.checkRootlessLimits(m.res.lib)
+		}
 		m.v2, err = fs2.NewManager(libCgroup(), m.dir)
 		if err != nil {
 			return nil, fmt.Errorf("cgroup %q: %w", m.dir, err)
@@ -128,10 +146,96 @@ func New(c Config) (*Manager, error) {
 		return nil, fmt.Errorf("cgroup path %q: %w", inner, err)
 	}
 	m.paths = maps.Clone(m.v1.GetPaths())
+	if c.Rootless {
+		for k, p := range m.paths {
+			if k == "devices" || !delegated(p) {
+				delete(m.paths, k)
+			}
+		}
+		if err := m.checkRootlessLimits(m.res.lib); err != nil {
+			return nil, err
+		}
+		if m.v1, err = fs.NewManager(cg, maps.Clone(m.paths)); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
 	if err := m.checkV1Controllers(m.res.lib); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// delegated reports whether an unprivileged caller may use the cgroup
+// at p: it exists and its cgroup.procs is writable, or the nearest
+// existing ancestor is a directory the caller may create in.
+func delegated(p string) bool {
+	if _, err := os.Stat(p); err == nil {
+		return unix.Access(filepath.Join(p, "cgroup.procs"), unix.W_OK) == nil
+	}
+	for d := filepath.Dir(p); d != "/" && d != "."; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			return unix.Access(d, unix.W_OK|unix.X_OK) == nil
+		}
+	}
+	return false
+}
+
+// None reports whether the container has no cgroup of its own (a
+// rootless caller to whom no cgroup is delegated).
+func (m *Manager) None() bool {
+	if m.mode == ModeV2 {
+		return m.dir == ""
+	}
+	return len(m.paths) == 0
+}
+
+// checkRootlessLimits fails, with runc's wording, for a limit whose
+// controller is not delegated to the caller: a limit the spec asks
+// for is never dropped silently.
+func (m *Manager) checkRootlessLimits(r *cgroups.Resources) error {
+	for _, w := range limitsAsked(r) {
+		have := m.dir != ""
+		if m.mode != ModeV2 {
+			_, have = m.paths[w.sys]
+			if w.sys == "unified" {
+				_, have = m.paths[""]
+			}
+		}
+		if !have {
+			return fieldErr(w.field, "cannot set %s limit: container could not join or create cgroup (no %s cgroup is delegated to uid %d)", w.sys, w.sys, os.Geteuid())
+		}
+	}
+	return nil
+}
+
+type limit struct{ field, sys string }
+
+// limitsAsked lists the limits r sets, with the v1 controller of each.
+func limitsAsked(r *cgroups.Resources) []limit {
+	var out []limit
+	for _, c := range []struct {
+		set bool
+		limit
+	}{
+		{r.Memory != 0 || r.MemorySwap != 0 || r.MemoryReservation != 0, limit{"linux.resources.memory", "memory"}},
+		{r.PidsLimit != nil, limit{"linux.resources.pids", "pids"}},
+		{r.CpuShares != 0 || r.CpuQuota != 0 || r.CpuPeriod != 0 || r.CpuRtRuntime != 0 || r.CpuRtPeriod != 0 || r.CPUIdle != nil, limit{"linux.resources.cpu", "cpu"}},
+		{r.CpusetCpus != "" || r.CpusetMems != "", limit{"linux.resources.cpu", "cpuset"}},
+		{r.BlkioWeight != 0 || r.BlkioLeafWeight != 0 || len(r.BlkioWeightDevice) > 0 || len(r.BlkioThrottleReadBpsDevice) > 0 ||
+			len(r.BlkioThrottleWriteBpsDevice) > 0 || len(r.BlkioThrottleReadIOPSDevice) > 0 || len(r.BlkioThrottleWriteIOPSDevice) > 0,
+			limit{"linux.resources.blockIO", "blkio"}},
+		{len(r.HugetlbLimit) > 0, limit{"linux.resources.hugepageLimits", "hugetlb"}},
+		{r.NetClsClassid != 0, limit{"linux.resources.network.classID", "net_cls"}},
+		{len(r.NetPrioIfpriomap) > 0, limit{"linux.resources.network.priorities", "net_prio"}},
+		{len(r.Rdma) > 0, limit{"linux.resources.rdma", "rdma"}},
+		{len(r.Unified) > 0, limit{"linux.resources.unified", "unified"}},
+	} {
+		if c.set {
+			out = append(out, c.limit)
+		}
+	}
+	return out
 }
 
 // checkV1Controllers names the spec field whose controller this v1 host
@@ -201,6 +305,9 @@ func Load(st State) (*Manager, error) {
 		// rather than write v1 files into a v2 tree.
 		return nil, fmt.Errorf("load cgroup: state is for cgroup %s, host is %s", st.Mode, m.mode)
 	}
+	if len(st.Paths) == 0 {
+		return m, nil // no cgroup of its own (rootless, none delegated)
+	}
 	if m.mode == ModeV2 {
 		if len(st.Paths) != 1 || st.Paths[""] == "" {
 			return nil, fmt.Errorf("load cgroup: v2 state needs exactly one path with key \"\", got %v", st.Paths)
@@ -213,9 +320,6 @@ func Load(st State) (*Manager, error) {
 			return nil, fmt.Errorf("load cgroup %q: %w", m.dir, err)
 		}
 		return m, nil
-	}
-	if len(st.Paths) == 0 {
-		return nil, errors.New("load cgroup: state has no paths")
 	}
 	if err := checkStatePaths(m.root, st.Paths, 2); err != nil {
 		return nil, fmt.Errorf("load cgroup: %w", err)
@@ -234,7 +338,10 @@ func (m *Manager) State() State {
 		st.Root = m.root
 	}
 	if m.mode == ModeV2 {
-		st.Paths = map[string]string{"": m.dir}
+		st.Paths = map[string]string{}
+		if m.dir != "" {
+			st.Paths[""] = m.dir
+		}
 	} else {
 		st.Paths = maps.Clone(m.paths)
 	}
@@ -272,6 +379,9 @@ func (m *Manager) Path(controller string) string {
 func (m *Manager) Apply(pid int) (retErr error) {
 	if m.res == nil {
 		return errors.New("apply cgroup: manager was loaded from state, not created with resources")
+	}
+	if m.None() {
+		return nil
 	}
 	if m.mode == ModeV2 {
 		if err := m.applyV2(pid); err != nil {
@@ -465,6 +575,9 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
+	if m.None() {
+		return errNone("update")
+	}
 	res, err := convertResources(r, m.mode, len(r.Devices) > 0)
 	if err != nil {
 		return err
@@ -487,6 +600,9 @@ func (m *Manager) Pids() ([]int, error) {
 		pids []int
 		err  error
 	)
+	if m.None() {
+		return nil, errNone("list processes")
+	}
 	if m.mode == ModeV2 {
 		pids, err = cgroups.GetAllPids(m.dir)
 	} else {
@@ -499,6 +615,9 @@ func (m *Manager) Pids() ([]int, error) {
 }
 
 func (m *Manager) freeze(s cgroups.FreezerState) error {
+	if m.None() {
+		return errNone("freeze")
+	}
 	var err error
 	if m.mode == ModeV2 {
 		err = m.v2.Freeze(s)
@@ -524,6 +643,9 @@ func (m *Manager) Frozen() (bool, error) {
 		s   cgroups.FreezerState
 		err error
 	)
+	if m.None() {
+		return false, nil
+	}
 	if m.mode == ModeV2 {
 		s, err = m.v2.GetFreezerState()
 	} else {
@@ -541,6 +663,9 @@ func (m *Manager) Stats() (*Stats, error) {
 		s   *cgroups.Stats
 		err error
 	)
+	if m.None() {
+		return nil, errNone("read stats")
+	}
 	if m.mode == ModeV2 {
 		s, err = m.v2.GetStats()
 	} else {
@@ -559,6 +684,9 @@ func (m *Manager) OOMKillCount() (uint64, error) {
 		n   uint64
 		err error
 	)
+	if m.None() {
+		return 0, errNone("count OOM kills")
+	}
 	if m.mode == ModeV2 {
 		n, err = m.v2.OOMKillCount()
 	} else {
@@ -576,6 +704,9 @@ func (m *Manager) OOMKillCount() (uint64, error) {
 // already removed cgroup succeeds. Parents such as /tirith stay; other
 // containers share them.
 func (m *Manager) Destroy() error {
+	if m.None() {
+		return nil
+	}
 	var errs []error
 	if m.mode == ModeV2 {
 		if err := cgroups.RemovePath(m.dir); err != nil {
@@ -601,8 +732,19 @@ func (m *Manager) Destroy() error {
 // devices hierarchy decides, as in the library: it is the one hierarchy a
 // container cannot run without.
 func (m *Manager) Exists() bool {
+	if m.mode != ModeV2 && m.paths["devices"] == "" {
+		for _, p := range m.paths { // rootless: no devices hierarchy
+			return dirExists(p)
+		}
+	}
 	return dirExists(m.Path("devices"))
 }
+
+// ErrNoCgroup is what needs a cgroup fails with when the container has
+// none (a rootless caller to whom no cgroup is delegated).
+var ErrNoCgroup = errors.New("container has no cgroup of its own (rootless, and no cgroup is delegated to this user)")
+
+func errNone(what string) error { return fmt.Errorf("cannot %s: %w", what, ErrNoCgroup) }
 
 func dirExists(p string) bool {
 	if p == "" {

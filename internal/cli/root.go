@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tirith-project/tirith/internal/image/store"
+	"github.com/tirith-project/tirith/internal/runtime"
 )
 
 // Version is Tirith's version, set at build time with -ldflags -X.
@@ -80,7 +81,7 @@ func newRuncCmd(use string, g *Globals) *cobra.Command {
 	}
 	unknownVerbFlagErrors(cmd)
 	f := cmd.PersistentFlags()
-	f.StringVar(&g.Root, "root", "/run/tirith", "root directory for storage of container state")
+	f.StringVar(&g.Root, "root", runtime.DefaultRoot(), "root directory for storage of container state")
 	f.StringVar(&g.Log, "log", "", "log file (default: stderr)")
 	f.StringVar(&g.LogFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&g.Debug, "debug", false, "enable debug logging")
@@ -131,7 +132,7 @@ func newFrontEndRoot(name string, g *Globals) *cobra.Command {
 	// The same variables as runtime's runc flags, which shadow these
 	// below `runtime`: `tirith --root X runtime list` is runtime's --root.
 	f := root.PersistentFlags()
-	f.StringVar(&g.Root, "root", "/run/tirith", "directory of the containers' runtime state")
+	f.StringVar(&g.Root, "root", runtime.DefaultRoot(), "directory of the containers' runtime state")
 	f.StringVar(&g.Storage, "storage", store.DefaultRoot, "directory of the image and container store")
 	f.StringVar(&g.Log, "log", "", "log file (default: stderr)")
 	f.StringVar(&g.LogFormat, "log-format", "text", "log format: text or json")

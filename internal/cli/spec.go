@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 
+	"github.com/tirith-project/tirith/internal/cgroups"
 	"github.com/tirith-project/tirith/internal/spec"
 )
 
@@ -23,7 +25,8 @@ func newSpecCmd() *cobra.Command {
 			"As root: a user namespace of the container's own with the rootfs idmapped into it,\n" +
 			"memory 512 MiB without swap, pids 1024. --userns host: no user namespace, and then only\n" +
 			"CAP_AUDIT_WRITE, CAP_KILL and CAP_NET_BIND_SERVICE. --rootless (the default for a normal\n" +
-			"user): your own uid as container root, setgroups denied, no cgroup limits but pids.",
+			"user): your own uid as container root, setgroups denied, no cgroup limits but pids (and\n" +
+			"those only where a pids cgroup is delegated to you; otherwise a warning says wall 6 is down).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := spec.BundleOptions{Rootless: rootless || os.Geteuid() != 0}
@@ -43,7 +46,16 @@ func newSpecCmd() *cobra.Command {
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
-			data, err := json.MarshalIndent(spec.ForBundle(o), "", "\t")
+			sp := spec.ForBundle(o)
+			if o.Rootless && sp.Linux.Resources.Pids != nil {
+				// Without a delegated pids cgroup the runtime would
+				// refuse the limit; say that the wall is down instead.
+				if _, err := cgroups.New(cgroups.Config{ID: "spec", Rootless: true, Resources: &specs.LinuxResources{Pids: sp.Linux.Resources.Pids}}); err != nil {
+					sp.Linux.Resources.Pids = nil
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: no pids cgroup is delegated to uid %d: linux.resources.pids left out, so wall 6 (resources) is down: no pids or memory limit\n", cmd.CommandPath(), os.Geteuid())
+				}
+			}
+			data, err := json.MarshalIndent(sp, "", "\t")
 			if err != nil {
 				return err
 			}

@@ -217,13 +217,22 @@ __attribute__((constructor)) static void nsenter(void)
 		close(joinfd[i]);
 
 	if (newflags & CLONE_NEWUSER) {
+		int unprivileged = geteuid() != 0;
 		if (unshare(CLONE_NEWUSER) < 0)
 			die("unshare user namespace");
+		// An unprivileged parent (or its newuidmap) may write our maps
+		// only while /proc/PID is ours, not host root's: dumpable for
+		// just this window, in which nothing of a container's is in
+		// reach yet (no mount, pid or other namespace made).
+		if (unprivileged && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			die("prctl(PR_SET_DUMPABLE)");
 		// Until the parent writes the id maps we are nobody; the maps
 		// must exist before anything else is created in the namespace.
 		sendf("usermap %d\n", (int)getpid());
 		if (readline(line, sizeof(line)) < 0 || strcmp(line, "ok") != 0)
 			die("wait for id maps");
+		if (unprivileged && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			die("prctl(PR_SET_DUMPABLE)");
 		// Root may be unmapped (a rootless-style map); then stay as is:
 		// the capabilities of the new namespace are ours anyway.
 		if (setresgid(0, 0, 0) == 0)

@@ -106,13 +106,10 @@ func statFields(pid int) ([]string, error) {
 	return f, nil
 }
 
-// WriteUIDMap, WriteGIDMap and DenySetgroups set up the user namespace
-// of process pid (user_namespaces(7)): each file can be written once,
-// and setgroups only before gid_map.
-func WriteUIDMap(pid int, m []byte) error { return write(Pid(pid, "uid_map"), m) }
-
-// WriteGIDMap: see WriteUIDMap.
-func WriteGIDMap(pid int, m []byte) error { return write(Pid(pid, "gid_map"), m) }
+// WriteIDMap (file "uid_map" or "gid_map") and DenySetgroups set up the
+// user namespace of process pid (user_namespaces(7)): each file can be
+// written once, and setgroups only before gid_map.
+func WriteIDMap(pid int, file string, m []byte) error { return write(Pid(pid, file), m) }
 
 // DenySetgroups: see WriteUIDMap.
 func DenySetgroups(pid int) error { return write(Pid(pid, "setgroups"), []byte("deny")) }

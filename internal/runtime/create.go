@@ -61,7 +61,7 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 		return nil, err
 	}
 	absMountSources(s, bundle)
-	cg, err := cgroups.New(cgroups.Config{ID: id, CgroupsPath: s.Linux.CgroupsPath, Resources: s.Linux.Resources, Nodes: s.Linux.Devices, Systemd: o.SystemdCgroup})
+	cg, err := cgroups.New(cgroups.Config{ID: id, CgroupsPath: s.Linux.CgroupsPath, Resources: s.Linux.Resources, Nodes: s.Linux.Devices, Systemd: o.SystemdCgroup, Rootless: Rootless()})
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,10 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	state := &specs.State{Version: specs.Version, ID: id, Status: Creating, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations}
 	cfg := &initproc.Config{
 		Kind: initproc.KindInit, Plan: pl, // its Process is pl.Process, not sent twice
-		BindTrees:   pl.Namespaces.Has(specs.UserNamespace),
+		// Rootless, container root is the caller itself: what it can
+		// bind it reaches from inside, and it could not enter the
+		// container's mount namespace to clone sources anyway.
+		BindTrees:   pl.Namespaces.Has(specs.UserNamespace) && !Rootless(),
 		PreserveFDs: o.PreserveFDs, FifoFD: p.fifoFD, ConsoleFD: p.consoleFD, ListenerFD: p.listenerFD,
 		State: specs.State{Version: specs.Version, ID: id, Status: Created, Pid: p.pid, Bundle: bundle, Annotations: s.Annotations},
 	}
@@ -491,15 +494,8 @@ func newNamespaces(s *specs.Spec) nsConfig {
 }
 
 func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping, denySetgroups bool) error {
-	format := func(ms []specs.LinuxIDMapping) []byte {
-		var b strings.Builder
-		for _, m := range ms {
-			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
-		}
-		return []byte(b.String())
-	}
-	if err := procfs.WriteUIDMap(pid, format(uids)); err != nil {
-		return fmt.Errorf("linux.uidMappings: write uid_map: %w", err)
+	if err := writeIDMap(pid, "uid_map", uids, os.Geteuid()); err != nil {
+		return fmt.Errorf("linux.uidMappings: %w", err)
 	}
 	if denySetgroups {
 		// Must precede gid_map: afterwards the kernel refuses the change.
@@ -507,8 +503,40 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping, denySetgroups bool)
 			return fmt.Errorf("annotations[%q]: write setgroups: %w", spec.SetgroupsAnnotation, err)
 		}
 	}
-	if err := procfs.WriteGIDMap(pid, format(gids)); err != nil {
-		return fmt.Errorf("linux.gidMappings: write gid_map: %w", err)
+	if err := writeIDMap(pid, "gid_map", gids, os.Getegid()); err != nil {
+		return fmt.Errorf("linux.gidMappings: %w", err)
+	}
+	return nil
+}
+
+// writeIDMap writes one id map of process pid. Root writes any map; an
+// unprivileged caller writes the map of its own id alone itself, and
+// anything more (its /etc/subuid or /etc/subgid ranges) through the
+// setuid helpers newuidmap/newgidmap, which check those files.
+func writeIDMap(pid int, file string, ms []specs.LinuxIDMapping, own int) error {
+	var b strings.Builder
+	var args []string
+	for _, m := range ms {
+		fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		args = append(args, strconv.FormatUint(uint64(m.ContainerID), 10), strconv.FormatUint(uint64(m.HostID), 10), strconv.FormatUint(uint64(m.Size), 10))
+	}
+	if os.Geteuid() == 0 || (len(ms) == 1 && int(ms[0].HostID) == own && ms[0].Size == 1) {
+		if err := procfs.WriteIDMap(pid, file, []byte(b.String())); err != nil {
+			return fmt.Errorf("write %s: %w", file, err)
+		}
+		return nil
+	}
+	helper := "newuidmap"
+	if file == "gid_map" {
+		helper = "newgidmap"
+	}
+	path, err := exec.LookPath(helper)
+	if err != nil {
+		return fmt.Errorf("an unprivileged user maps more than its own id only through %s (Debian's uidmap package: apt-get install uidmap): %w", helper, err)
+	}
+	out, err := exec.Command(path, append([]string{strconv.Itoa(pid)}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %d %s: %w: %s", helper, pid, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
