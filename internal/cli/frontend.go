@@ -9,6 +9,7 @@ import (
 
 	"github.com/tirith-project/tirith/internal/engine"
 	"github.com/tirith-project/tirith/internal/exitcode"
+	"github.com/tirith-project/tirith/internal/rootless"
 )
 
 // frontEndAnnotation marks the front end's commands (images, containers,
@@ -25,22 +26,22 @@ func markFrontEnd(cmd *cobra.Command) {
 	}
 }
 
-// frontEndNeedsRoot refuses a front-end command run by a non-root user,
-// up front: until rootless mode exists the store, the overlay mounts and
-// the containers all need root, and without this the user would meet a
-// lock or mkdir "permission denied" half-way (or a store made where one
-// could be made, and then a chown failing while unpacking). Exit 125, as
-// for Tirith's other own errors.
-func frontEndNeedsRoot(cmd *cobra.Command) error {
+// enterRootless puts a front-end command of an unprivileged user into
+// the user's rootless namespace (see internal/rootless): the command is
+// executed anew in there, as that namespace's root, before anything
+// (a --log file included) is created. An error exits 125, as Tirith's
+// other own errors.
+func enterRootless(cmd *cobra.Command) error {
 	if cmd.Annotations[frontEndAnnotation] == "" || os.Geteuid() == 0 {
 		return nil
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "%s: the front end needs root for now (rootless mode is not implemented): run it as root, e.g. with sudo\n", cmd.CommandPath())
+	err := rootless.Enter()
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", cmd.CommandPath(), err)
 	return &ExitError{Code: exitcode.Tirith}
 }
 
 func newEngine(g *Globals) *engine.Engine {
-	return &engine.Engine{Storage: g.Storage, Root: g.Root}
+	return &engine.Engine{Storage: g.Storage, Root: g.Root, Rootless: rootless.Inside()}
 }
 
 // frontEndError prints err as Tirith's own failure and returns the exit

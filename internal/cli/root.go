@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tirith-project/tirith/internal/image/store"
+	"github.com/tirith-project/tirith/internal/rootless"
 	"github.com/tirith-project/tirith/internal/runtime"
 )
 
@@ -96,6 +97,15 @@ func newRuncCmd(use string, g *Globals) *cobra.Command {
 	return cmd
 }
 
+// defaultStorage is the front end's store: /var/lib/tirith for root,
+// ~/.local/share/tirith (XDG_DATA_HOME) for anyone else.
+func defaultStorage() string {
+	if rootless.Active() {
+		return rootless.DataDir()
+	}
+	return store.DefaultRoot
+}
+
 // newFrontEndRoot is the front end: Docker-style verbs over the image
 // store, Tirith's own tools, and runc's grammar under `runtime`.
 func newFrontEndRoot(name string, g *Globals) *cobra.Command {
@@ -110,7 +120,7 @@ func newFrontEndRoot(name string, g *Globals) *cobra.Command {
 		SuggestionsMinimumDistance: 2,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			// Before anything (a --log file included) is created.
-			if err := frontEndNeedsRoot(cmd); err != nil {
+			if err := enterRootless(cmd); err != nil {
 				return err
 			}
 			// The bundles name their rootfs by these paths, and the
@@ -124,6 +134,12 @@ func newFrontEndRoot(name string, g *Globals) *cobra.Command {
 				}
 				*p = abs
 			}
+			if rootless.Inside() && cmd.Annotations[frontEndAnnotation] != "" {
+				// ~/.local/share may not exist yet (XDG: 0700).
+				if err := os.MkdirAll(filepath.Dir(g.Storage), 0o700); err != nil {
+					return err
+				}
+			}
 			return setupLogging(g)
 		},
 	}
@@ -133,7 +149,7 @@ func newFrontEndRoot(name string, g *Globals) *cobra.Command {
 	// below `runtime`: `tirith --root X runtime list` is runtime's --root.
 	f := root.PersistentFlags()
 	f.StringVar(&g.Root, "root", runtime.DefaultRoot(), "directory of the containers' runtime state")
-	f.StringVar(&g.Storage, "storage", store.DefaultRoot, "directory of the image and container store")
+	f.StringVar(&g.Storage, "storage", defaultStorage(), "directory of the image and container store")
 	f.StringVar(&g.Log, "log", "", "log file (default: stderr)")
 	f.StringVar(&g.LogFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&g.Debug, "debug", false, "enable debug logging")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/tirith-project/tirith/internal/rootless"
+
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 )
@@ -168,7 +170,7 @@ func dropTargetParents(out []Change, dirs map[string]bool, targets []string) []C
 
 func isOpaque(dir string) bool {
 	buf := make([]byte, 8)
-	n, err := unix.Lgetxattr(dir, "trusted.overlay.opaque", buf)
+	n, err := unix.Lgetxattr(dir, rootless.OverlayXattrPrefix()+"opaque", buf)
 	return err == nil && n == 1 && buf[0] == 'y'
 }
 

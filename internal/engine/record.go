@@ -174,7 +174,7 @@ func (e *Engine) newRecord(name string, rec *Record, userns bool) error {
 		}
 	}
 	rec.Name = name
-	if userns {
+	if userns && !e.Rootless {
 		used := map[uint32]bool{}
 		for _, r := range recs {
 			used[r.IDBase] = true

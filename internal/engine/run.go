@@ -50,6 +50,9 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	if err != nil {
 		return nil, err
 	}
+	if e.Rootless && specgen.IsBridgeNetwork(o.Network) {
+		return nil, fmt.Errorf("--network %s: bridge networks need host root; a rootless container has --network none (loopback only)", o.Network)
+	}
 	rec := &Record{
 		Image: o.Image, ImageID: img.ID, Created: time.Now().UTC(), Status: StatusCreated,
 		Detached: o.Detach, AutoRemove: o.Remove, TTY: o.TTY,
@@ -109,6 +112,11 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	if rec.IDBase != 0 {
 		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rec.IDBase, Size: idrange.Size}}
 		built.Spec.Linux.UIDMappings, built.Spec.Linux.GIDMappings = m, m
+	}
+	if e.Rootless {
+		if err := rootlessSpec(rec.ID, built, o.Userns != "host"); err != nil {
+			return nil, err
+		}
 	}
 	// Before the mount targets: a file source gets a file target.
 	var hosts, resolv []byte

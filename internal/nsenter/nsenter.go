@@ -1,7 +1,8 @@
-// Package nsenter holds the only C in Tirith: two constructors that run
+// Package nsenter holds the only C in Tirith: three constructors that run
 // before the Go runtime starts. nsenter.c joins and creates namespaces;
 // wait.c is the lean container init that waits for `start` and execs the
-// payload without ever starting Go. Importing the package links both in;
+// payload without ever starting Go; rootless.c joins (or is) the rootless
+// front end's pause process. Importing the package links them in;
 // the Go side of their protocols lives in internal/runtime and
 // internal/runtime/initproc (wait.go).
 package nsenter

@@ -3,25 +3,26 @@ package runtime
 import (
 	"os"
 	"path/filepath"
-	"strconv"
+
+	"github.com/moby/sys/userns"
+
+	"github.com/tirith-project/tirith/internal/rootless"
 )
 
-// Rootless reports whether the runtime runs as an unprivileged user:
-// then only what that user may do is done (its own id mapped, or its
-// subordinate ranges through newuidmap; cgroups only where delegated;
-// the runtime binary sealed in a memfd), and the rest is an error.
-func Rootless() bool { return os.Geteuid() != 0 }
+// Rootless reports whether the runtime runs without host root: as an
+// unprivileged user, or as root of a user namespace (the rootless front
+// end's). Then only what such a caller may do is done (its own id
+// mapped, or its subordinate ranges through newuidmap; cgroups only
+// where delegated; the runtime binary sealed in a memfd), and a limit
+// it cannot set is an error.
+func Rootless() bool { return os.Geteuid() != 0 || userns.RunningInUserNS() }
 
 // DefaultRoot is where container state lives unless --root says
 // otherwise: /run/tirith for root; for an unprivileged user, as with
-// runc, $XDG_RUNTIME_DIR/tirith (else /run/user/UID/tirith), a
-// directory of its own that no other user can reach.
+// runc, a directory under $XDG_RUNTIME_DIR (see rootless.RuntimeDir).
 func DefaultRoot() string {
-	if !Rootless() {
+	if !rootless.Active() {
 		return "/run/tirith"
 	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(d) {
-		return filepath.Join(d, "tirith")
-	}
-	return filepath.Join("/run/user", strconv.Itoa(os.Geteuid()), "tirith")
+	return filepath.Join(rootless.RuntimeDir(), "tirith")
 }

@@ -33,9 +33,11 @@ type sealedExe struct {
 // copies the binary (milliseconds).
 func sealExe() (*sealedExe, error) {
 	f, err := sealedMount()
-	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) || (errors.Is(err, unix.EINVAL) && Rootless()) {
 		// No mount API (before 5.12), or not allowed to clone a mount
-		// (an unprivileged caller: rootless): the sealed copy.
+		// (an unprivileged caller; EINVAL for root of a user namespace
+		// whose mount namespace does not own the binary's mount):
+		// the sealed copy.
 		f, err = sealedCopy()
 	}
 	if err != nil {

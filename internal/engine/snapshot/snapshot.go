@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/tirith-project/tirith/internal/rootless"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/rootfs"
@@ -103,6 +105,13 @@ func (s Snapshot) Mount(lowers []string, o Options) error {
 	}
 	if err := set("workdir", s.work()); err != nil {
 		return err
+	}
+	if rootless.Inside() {
+		// Outside the initial user namespace overlayfs may not use
+		// trusted.* xattrs; the store's layers carry user.* ones.
+		if err := unix.FsconfigSetFlag(fsfd, "userxattr"); err != nil {
+			return fmt.Errorf("mount overlay: userxattr: %w", err)
+		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		return fmt.Errorf("mount overlay: create: %w", err)

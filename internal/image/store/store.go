@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tirith-project/tirith/internal/rootless"
+
 	"github.com/tirith-project/tirith/internal/atomicfile"
 	"github.com/tirith-project/tirith/internal/image/unpack"
 	"golang.org/x/sys/unix"
@@ -44,7 +46,9 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the store at root with default options.
-func Open(root string) (*Store, error) { return OpenWithOptions(root, Options{}) }
+func Open(root string) (*Store, error) {
+	return OpenWithOptions(root, Options{Unpack: unpack.Options{OverlayXattrPrefix: rootless.OverlayXattrPrefix()}})
+}
 
 // OpenWithOptions opens the store at root. If no other process is writing
 // to it, leftovers of interrupted writes in tmp/ are removed.
