@@ -92,7 +92,12 @@ func Enter() error {
 	if os.Geteuid() == 0 {
 		return nil
 	}
-	pid, err := pauseProcess()
+	// The ranges first: without them nothing is made (no runtime dir).
+	uids, gids, err := ranges()
+	if err != nil {
+		return err
+	}
+	pid, err := pauseProcess(uids, gids)
 	if err != nil {
 		return err
 	}
@@ -123,7 +128,7 @@ func ownDir(d string) error {
 // pauseProcess returns the pid of the caller's live pause process,
 // starting one if there is none. The pid file holds "PID STARTTIME", so
 // a recycled pid is not mistaken for it.
-func pauseProcess() (int, error) {
+func pauseProcess(uids, gids []string) (int, error) {
 	dir := RuntimeDir()
 	if err := ownDir(dir); err != nil {
 		return 0, fmt.Errorf("rootless: runtime dir: %w", err)
@@ -143,7 +148,7 @@ func pauseProcess() (int, error) {
 			return pid, nil
 		}
 	}
-	pid, err = startPause()
+	pid, err = startPause(uids, gids)
 	if err != nil {
 		return 0, err
 	}
@@ -162,19 +167,7 @@ func pauseProcess() (int, error) {
 
 // startPause starts the pause process in a new user and mount namespace
 // and maps the caller and its subordinate ranges into it.
-func startPause() (int, error) {
-	user, err := userName()
-	if err != nil {
-		return 0, err
-	}
-	uids, err := subRange("/etc/subuid", user, os.Geteuid())
-	if err != nil {
-		return 0, err
-	}
-	gids, err := subRange("/etc/subgid", user, os.Getegid())
-	if err != nil {
-		return 0, err
-	}
+func startPause(uids, gids []string) (int, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, err
@@ -209,6 +202,21 @@ func startPause() (int, error) {
 		}
 	}
 	return pid, nil
+}
+
+// ranges are the newuidmap and newgidmap arguments for the caller.
+func ranges() (uids, gids []string, err error) {
+	user, err := userName()
+	if err != nil {
+		return nil, nil, err
+	}
+	if uids, err = subRange("/etc/subuid", user, os.Geteuid()); err != nil {
+		return nil, nil, err
+	}
+	if gids, err = subRange("/etc/subgid", user, os.Getegid()); err != nil {
+		return nil, nil, err
+	}
+	return uids, gids, nil
 }
 
 func userName() (string, error) {

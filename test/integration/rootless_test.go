@@ -1,0 +1,425 @@
+package integration
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/tirith-project/tirith/internal/testutil"
+)
+
+// rlUser is the unprivileged user the rootless tests run as: made once
+// per test binary with a subordinate id range of its own, removed (with
+// its pause process and files) when the tests end.
+type rlUser struct {
+	name      string
+	uid, gid  int
+	dir, home string
+	bin, runc string // copies of the binary it may run
+	subBase   int
+}
+
+var (
+	rlOnce sync.Once
+	rlU    *rlUser
+	rlErr  error
+)
+
+const rlSubBase = 400000
+
+func rootlessUser(t *testing.T) *rlUser {
+	t.Helper()
+	testutil.RequireRoot(t)
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	for _, tool := range []string{"useradd", "userdel", "newuidmap", "newgidmap"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found: install Debian's passwd and uidmap (.ci/run does)", tool)
+		}
+	}
+	rlOnce.Do(func() { rlU, rlErr = makeRootlessUser() })
+	if rlErr != nil {
+		t.Fatal(rlErr)
+	}
+	return rlU
+}
+
+func makeRootlessUser() (*rlUser, error) {
+	u := &rlUser{name: "tirith-rl-it"}
+	sh := func(args ...string) error {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %v: %s", args, err, out)
+		}
+		return nil
+	}
+	// A user left by a killed run goes first, with whatever it runs.
+	_ = exec.Command("pkill", "-KILL", "-u", u.name).Run()
+	_ = exec.Command("userdel", u.name).Run()
+	var err error
+	if u.dir, err = os.MkdirTemp("", "tirith-rl-"); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(u.dir, 0o755); err != nil {
+		return nil, err
+	}
+	u.home = filepath.Join(u.dir, "home")
+	r := fmt.Sprintf("%d-%d", rlSubBase, rlSubBase+65535)
+	if err := sh("useradd", "-M", "-d", u.home, "-s", "/bin/sh", u.name); err != nil {
+		return nil, err
+	}
+	atExit(func() {
+		_ = exec.Command("pkill", "-KILL", "-u", u.name).Run()
+		time.Sleep(100 * time.Millisecond)
+		_ = exec.Command("usermod", "--del-subuids", r, "--del-subgids", r, u.name).Run()
+		_ = exec.Command("userdel", u.name).Run()
+		os.RemoveAll(u.dir)
+	})
+	// Debian's useradd may have given it ranges already; the first is
+	// the one the front end maps.
+	if u.subBase = firstSubuid(u.name); u.subBase < 0 {
+		if err := sh("usermod", "--add-subuids", r, "--add-subgids", r, u.name); err != nil {
+			return nil, err
+		}
+		u.subBase = rlSubBase
+	}
+	out, err := exec.Command("id", "-u", u.name).Output()
+	if err != nil {
+		return nil, err
+	}
+	u.uid, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	out, err = exec.Command("id", "-g", u.name).Output()
+	if err != nil {
+		return nil, err
+	}
+	u.gid, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	for _, d := range []string{u.home, filepath.Join(u.home, "run")} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.Chown(d, u.uid, u.gid); err != nil {
+			return nil, err
+		}
+	}
+	binDir := filepath.Join(u.dir, "bin")
+	if err := os.Mkdir(binDir, 0o755); err != nil {
+		return nil, err
+	}
+	u.bin, u.runc = filepath.Join(binDir, "tirith"), filepath.Join(binDir, "tirith-runc")
+	data, err := os.ReadFile(tirithBin)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(u.bin, data, 0o755); err != nil {
+		return nil, err
+	}
+	return u, os.Symlink("tirith", u.runc)
+}
+
+// firstSubuid is the start of user's first range in /etc/subuid, -1 if
+// it has none.
+func firstSubuid(user string) int {
+	b, _ := os.ReadFile("/etc/subuid")
+	for _, l := range strings.Split(string(b), "\n") {
+		if p := strings.Split(l, ":"); len(p) == 3 && p[0] == user {
+			if n, err := strconv.Atoi(p[1]); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// run runs a command as the user, in its home, with XDG_RUNTIME_DIR set
+// as a login session would.
+func (u *rlUser) run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = u.home
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + u.home, "XDG_RUNTIME_DIR=" + filepath.Join(u.home, "run")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	cmd.Stdin = strings.NewReader(stdin)
+	// Files, not pipes: a detached container (and its monitor) keeps
+	// its stdio, and a pipe it holds would keep Wait from returning.
+	outF, err := os.CreateTemp(t.TempDir(), "stdout")
+	must(t, err)
+	errF, err := os.CreateTemp(t.TempDir(), "stderr")
+	must(t, err)
+	defer outF.Close()
+	defer errF.Close()
+	cmd.Stdout, cmd.Stderr = outF, errF
+	must(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	read := func(f *os.File) string { b, _ := os.ReadFile(f.Name()); return string(b) }
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("%v as %s: timed out\nstderr: %s", args, u.name, read(errF))
+	}
+	return result{stdout: read(outF), stderr: read(errF), code: cmd.ProcessState.ExitCode()}
+}
+
+func (u *rlUser) ok(t *testing.T, args ...string) result {
+	t.Helper()
+	r := u.run(t, "", args...)
+	if r.code != 0 {
+		t.Fatalf("%v as %s: exit %d\nstdout: %s\nstderr: %s", args, u.name, r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// bundle makes a bundle of the user's own with busybox in its rootfs
+// and the config.json that spec (tirith-runc or runc) writes with
+// --rootless, then sets the process's args.
+func (u *rlUser) bundle(t *testing.T, specBin string, wrap []string, args ...string) (dir string, r result) {
+	t.Helper()
+	dir = filepath.Join(u.home, fmt.Sprintf("bundle-%d", idSeq.Add(1)))
+	rootfs := filepath.Join(dir, "rootfs")
+	must(t, os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755))
+	for _, d := range []string{"proc", "dev", "sys", "tmp", "etc"} {
+		must(t, os.Mkdir(filepath.Join(rootfs, d), 0o755))
+	}
+	copyFile(t, busybox, filepath.Join(rootfs, "bin", "busybox"))
+	for _, a := range []string{"sh", "cat", "id", "sleep"} {
+		must(t, os.Symlink("busybox", filepath.Join(rootfs, "bin", a)))
+	}
+	must(t, filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, u.uid, u.gid)
+	}))
+	r = u.ok(t, append(wrap, specBin, "spec", "--rootless", "--bundle", dir)...)
+	editConfig(t, dir, func(m map[string]any) {
+		p := m["process"].(map[string]any)
+		p["terminal"] = false
+		p["args"] = args
+	})
+	return dir, r
+}
+
+// TestRootlessOCI: `tirith-runc spec --rootless` and `tirith-runc run`
+// as an unprivileged user, state under $XDG_RUNTIME_DIR/tirith, side by
+// side with runc doing the same; and, with a pids cgroup delegated to
+// the user (cgroup v1: the directory chowned to it), the limit is kept
+// and applied there.
+func TestRootlessOCI(t *testing.T) {
+	u := rootlessUser(t)
+	args := []string{"sh", "-c", "cat /proc/self/uid_map; id -u"}
+	tb, spec := u.bundle(t, u.runc, nil, args...)
+	got := u.ok(t, u.runc, "run", "--bundle", tb, "rl-oci-1")
+	want := fmt.Sprintf("0 %d 1\n0\n", u.uid)
+	if norm(got.stdout) != want {
+		t.Errorf("tirith-runc run as %s: got %q, want %q", u.name, norm(got.stdout), want)
+	}
+	cfg := readConfig(t, tb)
+	if strings.Contains(spec.stderr, "wall 6 (resources) is down") == (cfg.Linux.Resources.Pids != nil) {
+		t.Errorf("spec --rootless: the warning (%q) and the pids limit (%v) disagree", spec.stderr, cfg.Linux.Resources.Pids)
+	}
+	stateDir := filepath.Join(u.home, "run", "tirith")
+	st, err := os.Stat(stateDir)
+	if err != nil || st.Mode().Perm() != 0o700 || st.Sys().(*syscall.Stat_t).Uid != uint32(u.uid) {
+		t.Fatalf("state dir %s: %v %v: want the user's own, 0700", stateDir, st, err)
+	}
+	if ents, _ := os.ReadDir(stateDir); len(ents) != 0 {
+		t.Errorf("left in %s after run: %v", stateDir, ents)
+	}
+
+	// runc, the same way.
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatal("runc not found: install Debian's runc (.ci/run does)")
+	}
+	rb, _ := u.bundle(t, runc, nil, args...)
+	rr := u.ok(t, runc, "--root", filepath.Join(u.home, "run", "runc"), "run", "--bundle", rb, "rl-runc-1")
+	if norm(rr.stdout) != norm(got.stdout) {
+		t.Errorf("runc as %s printed %q, tirith-runc %q", u.name, norm(rr.stdout), norm(got.stdout))
+	}
+
+	// A pids cgroup delegated to the user: its own, chowned to it, with
+	// the user's processes in it.
+	parent := "/sys/fs/cgroup/pids"
+	if _, err := os.Stat(filepath.Join(parent, "tasks")); err != nil {
+		t.Log("no cgroup v1 pids hierarchy: the delegated case is not exercised on this host")
+		return
+	}
+	deleg := filepath.Join(parent, fmt.Sprintf("tirith-rl-it-%d", os.Getpid()))
+	must(t, os.Mkdir(deleg, 0o755))
+	t.Cleanup(func() {
+		os.Remove(filepath.Join(deleg, "tirith"))
+		os.Remove(deleg)
+	})
+	ents, err := os.ReadDir(deleg)
+	must(t, err)
+	must(t, os.Chown(deleg, u.uid, u.gid))
+	for _, e := range ents {
+		must(t, os.Chown(filepath.Join(deleg, e.Name()), u.uid, u.gid))
+	}
+	wrap := []string{"sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$@"`, deleg}
+	db, spec2 := u.bundle(t, u.runc, wrap, "sleep", "60")
+	if c := readConfig(t, db); c.Linux.Resources.Pids == nil || c.Linux.Resources.Pids.Limit == nil || *c.Linux.Resources.Pids.Limit != 1024 || spec2.stderr != "" {
+		t.Fatalf("spec --rootless in a delegated pids cgroup: pids %v, stderr %q; want 1024 and no warning", c.Linux.Resources.Pids, spec2.stderr)
+	}
+	u.ok(t, append(wrap, u.runc, "create", "--bundle", db, "rl-oci-2")...)
+	defer u.run(t, "", u.runc, "delete", "-f", "rl-oci-2")
+	cg := filepath.Join(deleg, "tirith", "rl-oci-2")
+	max, err := os.ReadFile(filepath.Join(cg, "pids.max"))
+	if err != nil || strings.TrimSpace(string(max)) != "1024" {
+		t.Errorf("%s/pids.max: %q %v; want 1024", cg, max, err)
+	}
+	var state struct{ Pid int }
+	must(t, json.Unmarshal([]byte(u.ok(t, u.runc, "state", "rl-oci-2").stdout), &state))
+	procs, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+	if !strings.Contains("\n"+string(procs), "\n"+strconv.Itoa(state.Pid)+"\n") {
+		t.Errorf("container init %d is not in %s (cgroup.procs: %q)", state.Pid, cg, procs)
+	}
+	u.ok(t, u.runc, "delete", "-f", "rl-oci-2")
+	if _, err := os.Stat(cg); err == nil {
+		t.Errorf("%s left after delete -f", cg)
+	}
+}
+
+// norm collapses the columns of /proc/PID/uid_map.
+func norm(s string) string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		lines = append(lines, strings.Join(strings.Fields(l), " "))
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// TestRootlessFrontend: `tirith run` and friends as an unprivileged
+// user: the store in ~/.local/share/tirith and the state in
+// $XDG_RUNTIME_DIR/tirith, both its own and 0700; image files keep
+// their owners (the user's subordinate ids on the host); detached
+// containers are reached by later commands; wall 6 being down is said;
+// what needs host root (a bridge network) is refused by name.
+func TestRootlessFrontend(t *testing.T) {
+	u := rootlessUser(t)
+	bb, err := os.ReadFile(busybox)
+	must(t, err)
+	lt := newLayerTar(t)
+	for _, d := range []string{"bin/", "etc/", "dev/", "proc/", "sys/", "tmp/"} {
+		lt.add(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755}, nil)
+	}
+	lt.add(&tar.Header{Name: "srv/", Typeflag: tar.TypeDir, Mode: 0o755}, nil)
+	lt.add(&tar.Header{Name: "srv/www/", Typeflag: tar.TypeDir, Mode: 0o750, Uid: 33, Gid: 33}, nil)
+	lt.add(&tar.Header{Name: "srv/www/index.html", Typeflag: tar.TypeReg, Mode: 0o640, Uid: 33, Gid: 33}, []byte("hi\n"))
+	lt.add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755}, bb)
+	for _, a := range []string{"sh", "cat", "id", "sleep", "stat", "echo"} {
+		lt.add(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox"}, nil)
+	}
+	img := filepath.Join(u.home, "rootfs.tar")
+	must(t, os.WriteFile(img, lt.bytes(), 0o644))
+	u.ok(t, u.bin, "import", img, "rl:1")
+
+	r := u.ok(t, u.bin, "run", "--rm", "rl:1", "sh", "-c", "id -u; stat -c %u:%g /srv/www; cat /proc/self/uid_map")
+	want := "0\n33:33\n0 0 1\n1 1 65536\n"
+	if norm(r.stdout) != want {
+		t.Errorf("run --rm as %s: got %q, want %q", u.name, norm(r.stdout), want)
+	}
+	if !strings.Contains(r.stderr, fmt.Sprintf("wall 6 (resources): no cgroup is delegated to uid %d: no memory, pids limit", u.uid)) {
+		t.Errorf("run as %s: no warning that wall 6 is down: %q", u.name, r.stderr)
+	}
+	storage := filepath.Join(u.home, ".local", "share", "tirith")
+	for _, d := range []string{storage, filepath.Join(u.home, "run", "tirith")} {
+		st, err := os.Stat(d)
+		if err != nil || st.Mode().Perm() != 0o700 || st.Sys().(*syscall.Stat_t).Uid != uint32(u.uid) {
+			t.Errorf("%s: %v %v: want the user's own, 0700", d, st, err)
+		}
+	}
+	// On the host the image's uid 33 is the user's subordinate id 33.
+	layers, _ := filepath.Glob(filepath.Join(storage, "layers", "*", "srv", "www", "index.html"))
+	if len(layers) != 1 {
+		t.Fatalf("layer file srv/www/index.html: found %v", layers)
+	}
+	var st syscall.Stat_t
+	must(t, syscall.Lstat(layers[0], &st))
+	if wantUID := uint32(u.subBase + 32); st.Uid != wantUID || st.Gid != wantUID {
+		t.Errorf("%s is owned by %d:%d on the host, want %d:%d", layers[0], st.Uid, st.Gid, wantUID, wantUID)
+	}
+
+	u.ok(t, u.bin, "run", "-d", "--name", "rl-d1", "rl:1", "sh", "-c", "echo started; sleep 60")
+	if ps := u.ok(t, u.bin, "ps").stdout; !strings.Contains(ps, "rl-d1") || !strings.Contains(ps, "running") {
+		t.Errorf("ps as %s: %q", u.name, ps)
+	}
+	if out := u.ok(t, u.bin, "exec", "rl-d1", "id", "-u").stdout; out != "0\n" {
+		t.Errorf("exec as %s: %q", u.name, out)
+	}
+	waitFor(t, "rl-d1's log", func() bool { return u.run(t, "", u.bin, "logs", "rl-d1").stdout == "started\n" })
+	u.ok(t, u.bin, "stop", "-t", "1", "rl-d1")
+	u.ok(t, u.bin, "rm", "rl-d1")
+	if ps := u.ok(t, u.bin, "ps", "-a").stdout; strings.Contains(ps, "rl-d1") {
+		t.Errorf("ps -a after rm: %q", ps)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(u.home, "run", "tirith")); len(ents) != 0 {
+		t.Errorf("runtime state left after rm: %v", ents)
+	}
+
+	br := u.run(t, "", u.bin, "run", "--rm", "--network", "bridge", "rl:1", "true")
+	if br.code != 125 || !strings.Contains(br.stderr, "bridge networks need host root") {
+		t.Errorf("--network bridge as %s: exit %d, %q; want 125 naming host root", u.name, br.code, br.stderr)
+	}
+	if ents, _ := filepath.Glob(filepath.Join(storage, "containers", "[^.]*")); len(ents) != 0 {
+		t.Errorf("containers left in the store: %v", ents)
+	}
+}
+
+// TestRootlessNeedsSubuid: an unprivileged user without a subordinate
+// range (nobody) gets one plain message naming what to add, exit 125,
+// and nothing is created: no store, no state, no runtime dir.
+func TestRootlessNeedsSubuid(t *testing.T) {
+	t.Parallel()
+	testutil.RequireRoot(t)
+	binDir := t.TempDir()
+	testutil.OpenToAll(t, binDir)
+	bin := filepath.Join(binDir, "tirith")
+	copyFile(t, tirithBin, bin)
+	play := t.TempDir()
+	testutil.OpenToAll(t, play)
+	must(t, os.Chmod(play, 0o777))
+	for _, args := range [][]string{
+		{"run", "--rm", "tirith/demo"},
+		{"ps", "-a"},
+		{"images"},
+		{"system", "prune", "-f"},
+	} {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = play
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + play, "XDG_RUNTIME_DIR=" + filepath.Join(play, "run")}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, _ := cmd.CombinedOutput()
+		if cmd.ProcessState.ExitCode() != 125 || !strings.Contains(string(out), "/etc/subuid has no range for nobody") || !strings.Contains(string(out), "usermod --add-subuids") {
+			t.Errorf("%v as nobody: exit %d, %q; want 125 naming /etc/subuid", args, cmd.ProcessState.ExitCode(), out)
+		}
+	}
+	if ents, _ := os.ReadDir(play); len(ents) != 0 {
+		t.Errorf("created as nobody: %v", ents)
+	}
+}
+
+func readConfig(t *testing.T, bundle string) *specs.Spec {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	must(t, err)
+	var s specs.Spec
+	must(t, json.Unmarshal(b, &s))
+	if s.Linux == nil || s.Linux.Resources == nil {
+		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{}}
+	}
+	return &s
+}
