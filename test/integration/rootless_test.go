@@ -423,3 +423,52 @@ func readConfig(t *testing.T, bundle string) *specs.Spec {
 	}
 	return &s
 }
+
+// TestRealImageRootless: Debian's nginx and postgres under the rootless
+// front end, as in TestRealImageNginx and TestRealImagePostgres: nginx
+// workers drop to www-data and postgres runs as its own user, both ids
+// of the user's subordinate range.
+func TestRealImageRootless(t *testing.T) {
+	u := rootlessUser(t)
+	tarPath, err := debianTar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(u.home, "debian.tar")
+	copyFile(t, tarPath, img)
+	must(t, os.Chown(img, u.uid, u.gid))
+	u.ok(t, u.bin, "import", img, "deb:rl")
+	must(t, os.Remove(img))
+	eventually := func(name string, cmd ...string) string {
+		t.Helper()
+		var r result
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if r = u.run(t, "", append([]string{u.bin, "exec", name}, cmd...)...); r.code == 0 {
+				return r.stdout
+			}
+		}
+		logs := u.run(t, "", u.bin, "logs", name)
+		t.Fatalf("exec %v never succeeded: exit %d\n%s%s\nlogs:\n%s%s", cmd, r.code, r.stdout, r.stderr, logs.stdout, logs.stderr)
+		return ""
+	}
+	u.ok(t, u.bin, "run", "-d", "--name", "rl-ng", "--tmpfs", "/var/lib/nginx", "--tmpfs", "/var/log/nginx", "deb:rl", "nginx", "-g", "daemon off;")
+	defer u.run(t, "", u.bin, "rm", "-f", "rl-ng")
+	if page := eventually("rl-ng", "curl", "-sf", "http://127.0.0.1/"); !strings.Contains(page, "Welcome to nginx") {
+		t.Fatalf("nginx page:\n%s", page)
+	}
+	if users := u.ok(t, u.bin, "exec", "rl-ng", "ps", "-o", "user=", "-C", "nginx").stdout; !strings.Contains(users, "www-data") || !strings.Contains(users, "root") {
+		t.Fatalf("nginx processes' users (want a root master and www-data workers):\n%s", users)
+	}
+	const bin = "/usr/lib/postgresql/15/bin"
+	u.ok(t, u.bin, "run", "-d", "--name", "rl-pg", "-u", "postgres", "deb:rl", "sh", "-c",
+		bin+"/initdb -D /tmp/data >/dev/null && exec "+bin+"/postgres -D /tmp/data -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp")
+	defer u.run(t, "", u.bin, "rm", "-f", "rl-pg")
+	if got := strings.TrimSpace(eventually("rl-pg", "psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "select 6*7")); got != "42" {
+		t.Fatalf("select 6*7 = %q", got)
+	}
+	for _, n := range []string{"rl-ng", "rl-pg"} {
+		u.ok(t, u.bin, "stop", n)
+		u.ok(t, u.bin, "rm", n)
+	}
+	u.ok(t, u.bin, "rmi", "deb:rl")
+}
