@@ -36,7 +36,9 @@
 //     init after Apply has moved the process (see Manager.Apply).
 //   - The systemd driver: Config.Systemd is refused with
 //     "systemd cgroup driver not supported".
-//   - Rootless cgroups (delegation); Tirith's runtime runs as root.
+//   - Delegation itself: with Config.Rootless only the hierarchies the
+//     caller may write to are used (see delegated), and a limit whose
+//     controller is not among them is refused.
 //
 // # cgroup v1, hybrid and v2
 //

@@ -87,7 +87,7 @@ func newRuncCmd(use string, g *Globals) *cobra.Command {
 	f.StringVar(&g.LogFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&g.Debug, "debug", false, "enable debug logging")
 	f.BoolVar(&g.SystemdCgroup, "systemd-cgroup", false, "use the systemd cgroup driver (not supported yet: an error)")
-	f.StringVar(&g.Rootless, "rootless", "auto", "accepted for runc compatibility; Tirith runs as root")
+	f.StringVar(&g.Rootless, "rootless", "auto", "accepted for runc compatibility; rootless mode follows from the caller's uid")
 	f.MarkHidden("rootless")
 	cmd.AddCommand(
 		newCreateCmd(g), newStartCmd(g), newRunCmd(g), newStateCmd(g), newKillCmd(g),
