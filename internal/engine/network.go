@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tirith-project/tirith/internal/engine/specgen"
 	"github.com/tirith-project/tirith/internal/network/bridge"
+	"github.com/tirith-project/tirith/internal/network/netns"
 	"github.com/tirith-project/tirith/internal/network/portproxy"
+	"github.com/tirith-project/tirith/internal/network/slirp"
 )
 
 // Networks is the bridge network manager of this store: IPAM leases,
@@ -144,6 +147,9 @@ func (e *Engine) publish(id string) (*portproxy.Proxy, *Record, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if rec.Network == specgen.Slirp {
+		p.NetNS = e.Networks().NSPath(id)
+	}
 	rec, err = e.update(id, func(r *Record) { r.Ports = p.Mappings })
 	if err != nil {
 		p.Close()
@@ -155,6 +161,10 @@ func (e *Engine) publish(id string) (*portproxy.Proxy, *Record, error) {
 // detachNetwork takes the container off its network (its veth, lease
 // and namespace) and updates the other members' hosts files.
 func (e *Engine) detachNetwork(id string) error {
+	// slirp4netns first: it holds the namespace open.
+	if err := slirp.Stop(e.slirpPidFile(id)); err != nil {
+		return err
+	}
 	ep, err := e.Networks().Endpoint(id)
 	if err != nil {
 		return err
@@ -166,6 +176,24 @@ func (e *Engine) detachNetwork(id string) error {
 		e.refreshHosts(ep.Network)
 	}
 	return nil
+}
+
+func (e *Engine) slirpPidFile(id string) string { return filepath.Join(e.Dir(id), "slirp4netns.pid") }
+
+// attachSlirp makes container id's network namespace and gives it
+// slirp4netns as its way out; the endpoint it returns is what the
+// container's record and /etc/hosts show (no endpoint file: prune finds
+// the pinned namespace, and rm the pid file). On error nothing is left.
+func (e *Engine) attachSlirp(id string) (*bridge.Endpoint, error) {
+	ns := e.Networks().NSPath(id)
+	if err := netns.Create(ns); err != nil {
+		return nil, err
+	}
+	if err := slirp.Start(ns, e.slirpPidFile(id)); err != nil {
+		_ = netns.Remove(ns)
+		return nil, err
+	}
+	return &bridge.Endpoint{Container: id, Network: specgen.Slirp, NetNS: ns, IP: slirp.Address, Gateway: slirp.Gateway, PrefixLen: 24}, nil
 }
 
 // Ports are the published ports of a running container (none once it

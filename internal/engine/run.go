@@ -18,6 +18,7 @@ import (
 	"github.com/tirith-project/tirith/internal/engine/specgen"
 	"github.com/tirith-project/tirith/internal/exitcode"
 	"github.com/tirith-project/tirith/internal/network/bridge"
+	"github.com/tirith-project/tirith/internal/network/slirp"
 	"github.com/tirith-project/tirith/internal/network/portproxy"
 	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/spec"
@@ -51,7 +52,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 		return nil, err
 	}
 	if e.Rootless && specgen.IsBridgeNetwork(o.Network) {
-		return nil, fmt.Errorf("--network %s: bridge networks need host root; a rootless container has --network none (loopback only)", o.Network)
+		return nil, fmt.Errorf("--network %s: bridge networks need host root; a rootless container has --network slirp4netns or none", o.Network)
 	}
 	rec := &Record{
 		Image: o.Image, ImageID: img.ID, Created: time.Now().UTC(), Status: StatusCreated,
@@ -96,6 +97,12 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 		}
 		runtime.CrashPoint("after-network")
 	}
+	if o.Network == specgen.Slirp {
+		if ep, err = e.attachSlirp(rec.ID); err != nil {
+			return nil, fmt.Errorf("--network %s: %w", o.Network, err)
+		}
+		runtime.CrashPoint("after-network")
+	}
 	in := specgen.SpecInput{Config: img.Config, Rootfs: e.rootfs(rec.ID), ID: rec.ID, SecretsSource: e.secrets(rec.ID), EtcSource: e.etc(rec.ID), PeerNetNS: peerNetNS}
 	if ep != nil {
 		in.NetNS = ep.NetNS
@@ -122,6 +129,9 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	var hosts, resolv []byte
 	if ep != nil {
 		hosts, resolv = e.hostsBridge(built.Spec.Hostname, ep, e.isolated(ep.Network)), resolvConf()
+		if ep.Network == specgen.Slirp {
+			resolv = []byte("nameserver " + slirp.DNS + "\n") // slirp4netns's forwarder
+		}
 	}
 	if err := writeEtc(e.etc(rec.ID), built.Spec.Hostname, hostsFrom, hosts, resolv); err != nil {
 		return nil, err
@@ -155,7 +165,7 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	if err != nil {
 		return nil, err
 	}
-	if ep != nil {
+	if ep != nil && ep.Network != specgen.Slirp {
 		// The other members learn the newcomer's name.
 		e.refreshHosts(ep.Network)
 	}

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -320,7 +322,7 @@ func TestRootlessFrontend(t *testing.T) {
 	lt.add(&tar.Header{Name: "srv/www/", Typeflag: tar.TypeDir, Mode: 0o750, Uid: 33, Gid: 33}, nil)
 	lt.add(&tar.Header{Name: "srv/www/index.html", Typeflag: tar.TypeReg, Mode: 0o640, Uid: 33, Gid: 33}, []byte("hi\n"))
 	lt.add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755}, bb)
-	for _, a := range []string{"sh", "cat", "id", "sleep", "stat", "echo"} {
+	for _, a := range []string{"sh", "cat", "id", "sleep", "stat", "echo", "httpd", "wget"} {
 		lt.add(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox"}, nil)
 	}
 	img := filepath.Join(u.home, "rootfs.tar")
@@ -377,7 +379,74 @@ func TestRootlessFrontend(t *testing.T) {
 	if ents, _ := filepath.Glob(filepath.Join(storage, "containers", "[^.]*")); len(ents) != 0 {
 		t.Errorf("containers left in the store: %v", ents)
 	}
+	rootlessSlirp(t, u)
 }
+
+// rootlessSlirp: --network slirp4netns gives a rootless container a
+// way out and published ports on the host's loopback, but not the
+// host's own loopback services; nothing of it (process, namespace) is
+// left after rm.
+func rootlessSlirp(t *testing.T, u *rlUser) {
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		t.Fatal("slirp4netns not found: install Debian's slirp4netns (.ci/run does)")
+	}
+	if r := u.run(t, "", "sh", "-c", "exec 3<>/dev/net/tun"); r.code != 0 {
+		t.Skipf("/dev/net/tun is not open to users on this host (%s; Debian's udev makes it 0666, .ci/run does too): slirp4netns cannot run", strings.TrimSpace(r.stderr))
+	}
+	// A service of the host's own, on its loopback only.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("host secret\n"))
+			c.Close()
+		}
+	}()
+	hostPort := l.Addr().(*net.TCPAddr).Port
+
+	u.ok(t, u.bin, "run", "-d", "--name", "rl-web", "--network", "slirp4netns", "-p", "80", "rl:1", "httpd", "-f", "-p", "80", "-h", "/srv/www")
+	defer u.run(t, "", u.bin, "rm", "-f", "rl-web")
+	port := strings.TrimSpace(u.ok(t, u.bin, "port", "rl-web").stdout)
+	addr, ok := strings.CutPrefix(port, "80/tcp -> ")
+	if !ok || !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("tirith port rl-web: %q; want 80/tcp -> 127.0.0.1:PORT", port)
+	}
+	var body string
+	waitFor(t, "the published port", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /index.html HTTP/1.0\r\n\r\n")
+		b, _ := io.ReadAll(c)
+		body = string(b)
+		return strings.HasSuffix(body, "\r\n\r\nhi\n")
+	})
+	if r := u.run(t, "", u.bin, "exec", "rl-web", "wget", "-q", "-O-", "-T", "3", fmt.Sprintf("http://%s:%d/", slirpGateway, hostPort)); r.code == 0 || strings.Contains(r.stdout, "host secret") {
+		t.Errorf("the container reached the host's loopback service through slirp4netns: exit %d, %q", r.code, r.stdout)
+	}
+	u.ok(t, u.bin, "rm", "-f", "rl-web")
+	if out, _ := exec.Command("pgrep", "-u", u.name, "-x", "slirp4netns").Output(); len(out) > 0 {
+		// A zombie is not a leak (its parent is gone); a live one is.
+		for _, pid := range strings.Fields(string(out)) {
+			if st, _ := os.ReadFile("/proc/" + pid + "/stat"); !strings.Contains(string(st), ") Z ") {
+				t.Errorf("slirp4netns %s still runs after rm", pid)
+			}
+		}
+	}
+	if ents, _ := filepath.Glob(filepath.Join(u.home, "run", "tirith", ".netns", "*")); len(ents) != 0 {
+		t.Errorf("network namespaces left: %v", ents)
+	}
+}
+
+// slirpGateway is the host as slirp4netns shows it to the container.
+const slirpGateway = "10.0.2.2"
 
 // TestRootlessNeedsSubuid: an unprivileged user without a subordinate
 // range (nobody) gets one plain message naming what to add, exit 125,

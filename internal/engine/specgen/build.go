@@ -365,7 +365,7 @@ func (b *builder) namespaces() error {
 		}
 		join(b.in.PeerNetNS)
 		b.relax(5, "--network "+b.o.Network, "container "+peer+"'s network stack (interfaces, ports, loopback) is shared")
-	case IsBridgeNetwork(b.o.Network):
+	case b.o.Network == Slirp || IsBridgeNetwork(b.o.Network):
 		if b.in.NetNS == "" {
 			return fmt.Errorf("--network %s: the network namespace was not made", b.o.Network)
 		}
@@ -380,7 +380,7 @@ func (b *builder) namespaces() error {
 			return err
 		}
 		if !bridged {
-			return fmt.Errorf("-p %s: publishing needs a bridge network (--network %s has none)", v, b.o.Network)
+			return fmt.Errorf("-p %s: publishing needs a bridge or slirp4netns network (--network %s has none)", v, b.o.Network)
 		}
 		if m.AllInterfaces() {
 			b.relax(5, "-p "+v, "the port is published on every address of the host, not only loopback")
@@ -394,8 +394,13 @@ func (b *builder) namespaces() error {
 // (the default "bridge" or a user network), not none, host or
 // container:NAME.
 func IsBridgeNetwork(n string) bool {
-	return n != "" && n != "none" && n != "host" && !strings.HasPrefix(n, "container:")
+	return n != "" && n != "none" && n != "host" && n != Slirp && !strings.HasPrefix(n, "container:")
 }
+
+// Slirp is --network slirp4netns: a namespace Tirith made, with
+// user-mode TCP/IP (slirp4netns) as its way out: the network a rootless
+// container can have (see internal/network/slirp).
+const Slirp = "slirp4netns"
 
 // filesystem is wall 7: the read-only root, masked and read-only paths,
 // and the mounts the flags add after spec.Default's: volumes, --tmpfs,

@@ -58,7 +58,7 @@ func TestNetworkSpecErrors(t *testing.T) {
 		o     Options
 		want  string
 	}{
-		{"", Options{Network: "none", Publish: []string{"80"}}, "needs a bridge network"},
+		{"", Options{Network: "none", Publish: []string{"80"}}, "needs a bridge or slirp4netns network"},
 		{"", Options{Network: "bridge"}, "namespace was not made"},
 		{"/ns", Options{Network: "bridge", Publish: []string{"80/sctp"}}, "is not tcp or udp"},
 	} {

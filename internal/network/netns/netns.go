@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -65,7 +66,7 @@ func Create(path string) (err error) {
 			err = network.LoopbackUp()
 		}
 		if err == nil {
-			err = os.WriteFile("/proc/sys/net/ipv4/ping_group_range", []byte(pingGroupRange), 0)
+			err = os.WriteFile("/proc/sys/net/ipv4/ping_group_range", []byte(pingRange()), 0)
 		}
 		if err == nil {
 			// Container root has no CAP_NET_BIND_SERVICE over a
@@ -73,14 +74,40 @@ func Create(path string) (err error) {
 			// nginx could not listen on port 80 (Docker does the same).
 			err = os.WriteFile("/proc/sys/net/ipv4/ip_unprivileged_port_start", []byte("0\n"), 0)
 		}
-		if serr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); serr != nil {
-			errc <- errors.Join(err, os.NewSyscallError("setns", serr))
-			return
-		}
-		goruntime.UnlockOSThread()
+		back(orig)
 		errc <- err
 	}()
 	return <-errc
+}
+
+// back returns the locked thread to namespace orig and unlocks it. Root
+// of a user namespace may not enter the host's network namespace again
+// (the rootless front end): then the thread stays locked and goes when
+// its goroutine ends, as the Go runtime does with locked threads.
+func back(orig *os.File) {
+	if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+		goruntime.UnlockOSThread()
+	}
+}
+
+// pingRange is every gid (ICMP echo sockets for all), or, inside a user
+// namespace, every gid it maps: the kernel refuses a range beyond.
+func pingRange() string {
+	b, err := os.ReadFile("/proc/self/gid_map")
+	if err != nil {
+		return pingGroupRange
+	}
+	var top uint64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var in, out, n uint64
+		if _, err := fmt.Sscan(line, &in, &out, &n); err == nil {
+			top = max(top, in+n)
+		}
+	}
+	if top == 0 || top > 4294967295 {
+		return pingGroupRange
+	}
+	return fmt.Sprintf("0 %d\n", top-1)
 }
 
 // Remove unpins and deletes the namespace file at path; the namespace
@@ -116,11 +143,7 @@ func Do(path string, fn func() error) error {
 			return
 		}
 		err = fn()
-		if serr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); serr != nil {
-			errc <- errors.Join(err, os.NewSyscallError("setns", serr))
-			return
-		}
-		goruntime.UnlockOSThread()
+		back(orig)
 		errc <- err
 	}()
 	return <-errc

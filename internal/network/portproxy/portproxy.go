@@ -13,10 +13,14 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Mapping is one published port.
@@ -103,12 +107,16 @@ func Parse(v string) (Mapping, error) {
 // Proxy holds the bound host sockets of one container.
 type Proxy struct {
 	Mappings []Mapping // with the host ports the kernel chose
-	tcp      []net.Listener
-	udp      []net.PacketConn
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    map[io.Closer]bool
-	closed   bool
+	// NetNS, if set, is the container's network namespace: connections
+	// to it are made from inside (slirp4netns gives it an address only
+	// its own namespace routes to).
+	NetNS  string
+	tcp    []net.Listener
+	udp    []net.PacketConn
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[io.Closer]bool
+	closed bool
 }
 
 // Listen binds every mapping's host side. On error nothing stays bound.
@@ -195,7 +203,7 @@ func (p *Proxy) serveTCP(l net.Listener, target string) {
 				return
 			}
 			defer p.untrack(in)
-			out, err := net.DialTimeout("tcp", target, 10*time.Second)
+			out, err := p.dial("tcp", target)
 			if err != nil {
 				return
 			}
@@ -238,7 +246,7 @@ func (p *Proxy) serveUDP(l net.PacketConn, target string) {
 		mu.Lock()
 		out, ok := clients[from.String()]
 		if !ok {
-			if out, err = net.Dial("udp", target); err != nil || !p.track(out) {
+			if out, err = p.dial("udp", target); err != nil || !p.track(out) {
 				mu.Unlock()
 				continue
 			}
@@ -268,6 +276,48 @@ func (p *Proxy) serveUDP(l net.PacketConn, target string) {
 		mu.Unlock()
 		out.Write(buf[:n])
 	}
+}
+
+// dial connects to the container, from inside p.NetNS if set: a socket
+// belongs to the namespace of the thread that made it, and stays there.
+func (p *Proxy) dial(network, target string) (net.Conn, error) {
+	if p.NetNS == "" {
+		return net.DialTimeout(network, target, 10*time.Second)
+	}
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Unlocked only once back in our own namespace: a goroutine
+		// that ends locked takes its thread with it.
+		goruntime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		defer orig.Close()
+		ns, err := os.Open(p.NetNS)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
+		ns.Close()
+		if err != nil {
+			done <- result{nil, os.NewSyscallError("setns", err)}
+			return
+		}
+		c, err := net.DialTimeout(network, target, 10*time.Second)
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			goruntime.UnlockOSThread()
+		}
+		done <- result{c, err}
+	}()
+	r := <-done
+	return r.c, r.err
 }
 
 // Close unbinds every port and ends every relayed connection.
