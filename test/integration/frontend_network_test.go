@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/tirith-project/tirith/internal/network/bridge"
 	"github.com/tirith-project/tirith/internal/network/firewall"
 	"github.com/tirith-project/tirith/internal/network/netns"
 )
@@ -42,21 +44,28 @@ func netFE(t *testing.T, private bool) *feEnv {
 	return f
 }
 
+// assertNetClean checks for this store's names only: other stores
+// (tests) may have networks of their own at the same time.
 func (f *feEnv) assertNetClean() {
 	f.t.Helper()
+	id := f.storeID()
+	ours := map[string]bool{bridge.DefaultBridge(id): true}
+	for _, n := range f.nets {
+		ours[bridge.UserBridge(id, n)] = true
+	}
 	links, _ := netlink.LinkList()
 	for _, l := range links {
 		name := l.Attrs().Name
-		if strings.HasPrefix(name, firewall.IfacePrefix) {
+		if ours[name] {
 			f.t.Errorf("bridge %s left", name)
 		}
 		if _, ok := l.(*netlink.Veth); ok && l.Attrs().MasterIndex != 0 {
-			if m, err := netlink.LinkByIndex(l.Attrs().MasterIndex); err == nil && strings.HasPrefix(m.Attrs().Name, firewall.IfacePrefix) {
+			if m, err := netlink.LinkByIndex(l.Attrs().MasterIndex); err == nil && ours[m.Attrs().Name] {
 				f.t.Errorf("veth %s left on %s", name, m.Attrs().Name)
 			}
 		}
 	}
-	if p, err := firewall.Present(); err != nil || len(p) > 0 {
+	if p, err := firewall.Present(firewall.TableName(id)); err != nil || len(p) > 0 {
 		f.t.Errorf("nftables tables left: %v %v", p, err)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(f.root, ".netns")); len(ents) > 0 {
@@ -71,6 +80,26 @@ func (f *feEnv) assertNetClean() {
 	if ents, _ := os.ReadDir(filepath.Join(f.storage, "networks", "endpoints")); len(ents) > 0 {
 		f.t.Errorf("endpoint files left: %v", ents)
 	}
+}
+
+// storeID is the id naming the store's bridges and tables.
+func (f *feEnv) storeID() string {
+	f.t.Helper()
+	id, err := (&bridge.Manager{DataDir: filepath.Join(f.storage, "networks")}).StoreID()
+	must(f.t, err)
+	return id
+}
+
+// netCreate makes a user network of a new name (removed at the end).
+func (f *feEnv) netCreate(flags ...string) string {
+	f.t.Helper()
+	name := f.name()
+	f.nets = append(f.nets, name)
+	f.feOK(append(append([]string{"network", "create"}, flags...), name)...)
+	f.t.Cleanup(func() {
+		exec.Command(tirithBin, "--root", f.root, "--storage", f.storage, "network", "rm", name).Run()
+	})
+	return name
 }
 
 // netInfo is a running container's address, from tirith inspect.
@@ -91,6 +120,21 @@ func (f *feEnv) netInfo(name string) netInfo {
 		f.t.Fatalf("%s has no address", name)
 	}
 	return netInfo{ns.IPAddress, ns.MacAddress, ns.Gateway}
+}
+
+// netBridge is network name's bridge and subnet, from network inspect.
+func (f *feEnv) netBridge(name string) (string, netip.Prefix) {
+	f.t.Helper()
+	var in []struct{ Bridge, Subnet string }
+	must(f.t, json.Unmarshal([]byte(f.feOK("network", "inspect", name).stdout), &in))
+	if len(in) != 1 {
+		f.t.Fatalf("network inspect %s: %+v", name, in)
+	}
+	p, err := netip.ParsePrefix(in[0].Subnet)
+	if err != nil {
+		f.t.Fatalf("network inspect %s: subnet %q: %v", name, in[0].Subnet, err)
+	}
+	return in[0].Bridge, p
 }
 
 // runNet starts a detached container on a network and removes it at the end.
@@ -167,8 +211,13 @@ func TestFrontendBridgeIsolation(t *testing.T) {
 	f.runNet(b, []string{"--network", "bridge"}, "sleep", "1000")
 	f.runNet(atk, []string{"--network", "bridge", "--userns=host", "--cap-add", "NET_RAW", "--cap-add", "NET_ADMIN"}, "sleep", "1000")
 	ai, bi, ti := f.netInfo(a), f.netInfo(b), f.netInfo(atk)
-	if ai.IP == bi.IP || !strings.HasPrefix(ai.IP, "10.89.0.") || ai.Gateway != "10.89.0.1" {
-		t.Fatalf("addresses: %+v %+v", ai, bi)
+	// On the store's own bridge and subnet, as network inspect shows them.
+	bridgeName, subnet := f.netBridge("bridge")
+	if bridgeName != bridge.DefaultBridge(f.storeID()) {
+		t.Fatalf("the default network's bridge is %q, not the store's", bridgeName)
+	}
+	if ai.IP == bi.IP || !subnet.Contains(netip.MustParseAddr(ai.IP)) || ai.Gateway != subnet.Addr().Next().String() {
+		t.Fatalf("addresses: %+v %+v, subnet %s", ai, bi, subnet)
 	}
 	// The host reaches A: its servers are up.
 	f.waitServing(ai.IP)
@@ -240,11 +289,7 @@ func TestFrontendBridgeIsolation(t *testing.T) {
 // network reaches them. The network cannot be removed while in use.
 func TestFrontendUserNetwork(t *testing.T) {
 	f := netFE(t, false)
-	netName := f.name()
-	f.feOK("network", "create", netName)
-	t.Cleanup(func() {
-		exec.Command(tirithBin, "--root", f.root, "--storage", f.storage, "network", "rm", netName).Run()
-	})
+	netName := f.netCreate()
 	s1, s2, other := f.name(), f.name(), f.name()
 	f.runNet(s1, []string{"--network", netName}, server...)
 	f.runNet(s2, []string{"--network", netName}, "sleep", "1000")
@@ -340,8 +385,7 @@ func TestFrontendNetworkEgress(t *testing.T) {
 	if out := f.runOut([]string{"--network", "bridge"}, "sh", "-c", get); !strings.Contains(out, "from 10.199.0.1") {
 		t.Fatalf("egress from the default network: %q", out)
 	}
-	internal := f.name()
-	f.feOK("network", "create", "--internal", internal)
+	internal := f.netCreate("--internal")
 	defer f.feOK("network", "rm", internal)
 	if r := f.fe("run", "--rm", "--network", internal, f.image, "sh", "-c", get); strings.Contains(r.stdout, "200 OK") {
 		t.Fatalf("egress from an --internal network: %q", r.stdout)
