@@ -553,3 +553,118 @@ func TestFrontendResolvConf(t *testing.T) {
 		t.Fatalf("/etc/resolv.conf:\n%s\nwant:\n%s", out, want.String())
 	}
 }
+
+// Without --network a container is on the store's default network:
+// eth0 on the store's subnet. On a host without the CNI plugins (here
+// hidden under a tmpfs in a mount namespace of the command's own) it
+// runs on loopback only with a warning naming the package, while an
+// explicit --network bridge fails naming it.
+func TestFrontendDefaultNetwork(t *testing.T) {
+	f := netFE(t, false)
+	out := f.runOut(nil, "busybox", "ip", "-o", "-4", "addr", "show", "eth0")
+	_, subnet := f.netBridge("bridge")
+	fields := strings.Fields(out)
+	if len(fields) < 4 {
+		t.Fatalf("eth0 without --network:\n%s", out)
+	}
+	if a, err := netip.ParsePrefix(fields[3]); err != nil || !subnet.Contains(a.Addr()) {
+		t.Fatalf("eth0's address %q is not on the default network's subnet %s", fields[3], subnet)
+	}
+
+	noCNI := filepath.Join(t.TempDir(), "tirith-no-cni")
+	must(t, os.WriteFile(noCNI, []byte(`#!/bin/sh
+exec unshare -m sh -c 'for d in /usr/lib/cni /opt/cni/bin; do [ ! -d $d ] || mount -t tmpfs tmpfs $d || exit 99; done; exec "$0" "$@"' `+tirithBin+` "$@"
+`), 0o700))
+	r := f.runBin(noCNI, "", nil, "--storage", f.storage, "run", "--rm", f.image, "busybox", "ip", "-o", "link")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 1 || !strings.Contains(lines[0], ": lo:") {
+		t.Fatalf("run without the plugins: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "warning") || !strings.Contains(r.stderr, "containernetworking-plugins") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("run without the plugins: want one warning line naming the package, got:\n%s", r.stderr)
+	}
+	for _, args := range [][]string{{"--network", "bridge"}, {"-p", "80"}} {
+		r = f.runBin(noCNI, "", nil, append(append([]string{"--storage", f.storage, "run", "--rm"}, args...), f.image, "true")...)
+		if r.code != 125 || !strings.Contains(r.stderr, "apt-get install containernetworking-plugins") {
+			t.Fatalf("run %v without the plugins: exit %d %s", args, r.code, r.stderr)
+		}
+	}
+}
+
+// Two stores on one host, each with a container on its default network
+// at the same time: their own bridges and subnets, each container
+// served on its published port and reaching the outside through its
+// own gateway; removing one store's container leaves the other's rules
+// and traffic; afterwards nothing of either is left (netFE's checks).
+func TestFrontendTwoStores(t *testing.T) {
+	a, b := netFE(t, false), netFE(t, true)
+	dst := outside(t)
+	egress := fmt.Sprintf(`printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 2 %s 8000`, dst)
+	type started struct {
+		f    *feEnv
+		name string
+		r    result
+	}
+	runs := make(chan started, 2)
+	for _, f := range []*feEnv{a, b} {
+		name := f.name()
+		f.cleanupFE(name)
+		go func() {
+			runs <- started{f, name, f.fe(append([]string{"run", "-d", "--name", name, "--hostname", name, "-p", "80", f.image}, server...)...)}
+		}()
+	}
+	names := map[*feEnv]string{}
+	for range 2 {
+		s := <-runs
+		if s.r.code != 0 {
+			t.Fatalf("run -d in store %s: exit %d %s", s.f.storage, s.r.code, s.r.stderr)
+		}
+		names[s.f] = s.name
+	}
+	ba, sa := a.netBridge("bridge")
+	bb, sb := b.netBridge("bridge")
+	if ba == bb || sa.Overlaps(sb) || ba != bridge.DefaultBridge(a.storeID()) || bb != bridge.DefaultBridge(b.storeID()) {
+		t.Fatalf("the stores share: %s %s, %s %s", ba, sa, bb, sb)
+	}
+	port := func(f *feEnv) string {
+		t.Helper()
+		return strings.TrimSpace(f.feOK("port", names[f], "80/tcp").stdout)
+	}
+	served := func(f *feEnv) {
+		t.Helper()
+		addr := port(f)
+		var out string
+		var err error
+		for range 50 {
+			if out, err = hostGet(addr); err == nil && strings.Contains(out, "200 OK") {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !strings.Contains(out, "200 OK") || !strings.Contains(out, names[f]) {
+			t.Fatalf("%s's published port %s: %q %v (want its hostname)", names[f], addr, out, err)
+		}
+		if r := f.fe("exec", names[f], "sh", "-c", egress); !strings.Contains(r.stdout, "from 10.199.0.1") {
+			t.Fatalf("%s's egress through its gateway: %q %s", names[f], r.stdout, r.stderr)
+		}
+	}
+	served(a)
+	served(b)
+	// Neither reaches the other across the stores.
+	ib := b.netInfo(names[b])
+	if r := a.fe("exec", names[a], "sh", "-c", fmt.Sprintf(httpGet, ib.IP)); strings.Contains(r.stdout, "200 OK") {
+		t.Fatalf("store a's container reached store b's: %s", r.stdout)
+	}
+	a.feOK("rm", "-f", names[a])
+	if p, err := firewall.Present(firewall.TableName(a.storeID())); err != nil || len(p) != 0 {
+		t.Fatalf("store a's tables after its last container: %v %v", p, err)
+	}
+	if p, err := firewall.Present(firewall.TableName(b.storeID())); err != nil || len(p) != 2 {
+		t.Fatalf("store b's tables after store a's container went: %v %v", p, err)
+	}
+	if _, err := netlink.LinkByName(ba); err == nil {
+		t.Fatalf("store a's bridge %s is left", ba)
+	}
+	served(b)
+	b.feOK("rm", "-f", names[b])
+}
