@@ -1,10 +1,11 @@
 // Package firewall writes a store's nftables tables (through netlink,
-// no nft binary), both named `tirith-<store id>`: the bridge one pins each container's port to
-// its own MAC and IPv4 address (no ARP or IP spoofing, no IPv6, no
-// VLAN tags) and drops what isolated ports would bridge to each other,
-// and the inet one, which keeps routed traffic from crossing between
-// containers or networks, keeps containers off the host's services,
-// cuts --internal networks off and masquerades the others' egress.
+// no nft binary), both named `tirith-<store id>`: the bridge one pins
+// each container's port to its own MAC and IPv4 address (no ARP or IP
+// spoofing, no IPv6, no VLAN tags) and drops what isolated ports would
+// bridge to each other, and the inet one keeps routed traffic from
+// crossing between containers or networks, keeps containers off the
+// host's services, cuts --internal networks off and masquerades the
+// others' egress.
 //
 // The bridge family's hooks see bridged frames natively: nothing here
 // depends on br_netfilter. Sync rewrites both tables from the full
