@@ -551,7 +551,7 @@ func listeners(pdir string, hostNet bool) Finding {
 	}
 	if hostNet {
 		f.Title, f.Severity, f.Result = "network: the host's (every listening port is a host port)", High, Fail
-		f.Remediation = "give it its own network namespace (Tirith's default: none but loopback)"
+		f.Remediation = "give it its own network namespace (Tirith's default: the bridge network, isolated from other containers, or --network none)"
 		f.Refs = []string{"CIS 5.9"}
 	}
 	return f

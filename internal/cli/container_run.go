@@ -9,6 +9,7 @@ import (
 
 	"github.com/tirith-project/tirith/internal/engine"
 	"github.com/tirith-project/tirith/internal/exitcode"
+	"github.com/tirith-project/tirith/internal/network/bridge"
 )
 
 func newFrontRunCmd(g *Globals) *cobra.Command {
@@ -17,7 +18,8 @@ func newFrontRunCmd(g *Globals) *cobra.Command {
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Run a command in a new container from an image, every wall up",
 		Long: "Run a command in a new container from an image, with Docker's flags and every wall up by default.\n" +
-			"Each flag that weakens a wall is printed as a warning. The built-in image tirith/demo needs no network.",
+			"Each flag that weakens a wall is printed as a warning. The built-in image tirith/demo needs no network.\n" +
+			"Containers join the store's default network, bridge, unless --network says otherwise (--network none: loopback only).",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := rf.options(cmd, g, args)
@@ -49,6 +51,15 @@ type runFlags struct {
 func (rf *runFlags) options(cmd *cobra.Command, g *Globals, args []string) (*engine.Options, error) {
 	o := rf.o
 	o.Image, o.Cmd = args[0], args[1:]
+	if !cmd.Flags().Changed("network") && len(o.Publish) == 0 {
+		// The default network needs the CNI plugins: without them a
+		// first run still works, on loopback only. Asked for (or with
+		// -p), bridge fails naming the package instead.
+		if err := newEngine(g).Networks().CheckPlugins(); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "tirith: warning: the CNI plugins are missing (install %s): running with --network none, loopback only\n", bridge.PluginPackage)
+			o.Network = "none"
+		}
+	}
 	if cmd.Flags().Changed("entrypoint") {
 		o.Entrypoint = &rf.entrypoint
 	}
@@ -103,7 +114,7 @@ func (rf *runFlags) register(cmd *cobra.Command) {
 	f.Int64Var(&rf.pids, "pids-limit", 0, "process limit (default 1024; 0 or -1 for none, a relaxation)")
 	f.StringArrayVar(&o.Devices, "device", nil, "expose a host device: HOST[:CONTAINER[:rwm]] (relaxation)")
 	f.StringVarP(&o.Hostname, "hostname", "h", "", "container hostname (default: the short container id)")
-	f.StringVar(&o.Network, "network", "none", "none (default: only loopback), bridge (isolated from other containers), a network from tirith network create, host or container:NAME (relaxations)")
+	f.StringVar(&o.Network, "network", bridge.DefaultName, "bridge (the store's default network: isolated from other containers, egress masqueraded; none, with a warning, when the CNI plugins are missing), none (only loopback), a network from tirith network create, host or container:NAME (relaxations)")
 	f.StringArrayVarP(&o.Publish, "publish", "p", nil, "publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|udp] (HOSTIP 127.0.0.1 unless given)")
 	f.StringArrayVar(&o.Secrets, "secret", nil, "a file on a tmpfs at /run/secrets: SRC[,target=NAME,mode=0400,uid=N,gid=N]")
 	f.StringArrayVar(&o.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD], e.g. nofile=1024:2048")

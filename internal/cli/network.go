@@ -53,7 +53,11 @@ func newNetworkCmd(g *Globals) *cobra.Command {
 			tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tDRIVER\tBRIDGE\tSUBNET\tINTERNAL\tISOLATED")
 			for _, n := range nets {
-				fmt.Fprintf(tw, "%s\tbridge\t%s\t%s\t%t\t%t\n", n.Name, n.Bridge, n.Subnet, n.Internal, n.Isolated)
+				subnet := n.Subnet
+				if subnet == "" {
+					subnet = "(picked at first use)" // the default network, never used yet
+				}
+				fmt.Fprintf(tw, "%s\tbridge\t%s\t%s\t%t\t%t\n", n.Name, n.Bridge, subnet, n.Internal, n.Isolated)
 			}
 			return tw.Flush()
 		},

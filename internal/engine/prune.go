@@ -170,6 +170,12 @@ func (e *Engine) Prune() (*PruneReport, error) {
 		for _, l := range nrep.Leases {
 			rep.Debris = append(rep.Debris, "IPAM lease "+l)
 		}
+		for _, b := range nrep.Bridges {
+			rep.Debris = append(rep.Debris, "bridge "+b)
+		}
+		for _, t := range nrep.Tables {
+			rep.Debris = append(rep.Debris, "nftables table "+t)
+		}
 	}
 	if err != nil {
 		errs = append(errs, err)

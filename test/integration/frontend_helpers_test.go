@@ -43,6 +43,9 @@ type feEnv struct {
 	*env
 	storage string
 	image   string
+	// nets are the user networks the test made (netCreate), for the
+	// check that none of their bridges is left.
+	nets []string
 }
 
 func newFE(t *testing.T) *feEnv {

@@ -202,7 +202,7 @@ func TestFrontendInspect(t *testing.T) {
 	}
 	if !sec.NoNewPrivileges || !sec.Seccomp.Enabled || sec.Seccomp.Profile != "default" || sec.Seccomp.Rules == 0 ||
 		!sec.Landlock.Enabled || !strings.Contains(string(sec.Landlock.Policy), `"/scratch"`) || sec.MaskedPaths == 0 ||
-		sec.ReadonlyRootfs || c.HostConfig.ReadonlyRootfs || sec.NetworkMode != "none" || c.HostConfig.NetworkMode != "none" ||
+		sec.ReadonlyRootfs || c.HostConfig.ReadonlyRootfs || sec.NetworkMode != "bridge" || c.HostConfig.NetworkMode != "bridge" ||
 		sec.Memory != 512<<20 || sec.PidsLimit == nil || *sec.PidsLimit != 1024 || !slices.Contains(sec.Namespaces, "user") || c.HostConfig.Privileged {
 		t.Errorf("walls = %+v", *sec)
 	}

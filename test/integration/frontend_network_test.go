@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/tirith-project/tirith/internal/network/bridge"
 	"github.com/tirith-project/tirith/internal/network/firewall"
 	"github.com/tirith-project/tirith/internal/network/netns"
 )
@@ -42,21 +44,28 @@ func netFE(t *testing.T, private bool) *feEnv {
 	return f
 }
 
+// assertNetClean checks for this store's names only: other stores
+// (tests) may have networks of their own at the same time.
 func (f *feEnv) assertNetClean() {
 	f.t.Helper()
+	id := f.storeID()
+	ours := map[string]bool{bridge.DefaultBridge(id): true}
+	for _, n := range f.nets {
+		ours[bridge.UserBridge(id, n)] = true
+	}
 	links, _ := netlink.LinkList()
 	for _, l := range links {
 		name := l.Attrs().Name
-		if strings.HasPrefix(name, firewall.IfacePrefix) {
+		if ours[name] {
 			f.t.Errorf("bridge %s left", name)
 		}
 		if _, ok := l.(*netlink.Veth); ok && l.Attrs().MasterIndex != 0 {
-			if m, err := netlink.LinkByIndex(l.Attrs().MasterIndex); err == nil && strings.HasPrefix(m.Attrs().Name, firewall.IfacePrefix) {
+			if m, err := netlink.LinkByIndex(l.Attrs().MasterIndex); err == nil && ours[m.Attrs().Name] {
 				f.t.Errorf("veth %s left on %s", name, m.Attrs().Name)
 			}
 		}
 	}
-	if p, err := firewall.Present(); err != nil || len(p) > 0 {
+	if p, err := firewall.Present(firewall.TableName(id)); err != nil || len(p) > 0 {
 		f.t.Errorf("nftables tables left: %v %v", p, err)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(f.root, ".netns")); len(ents) > 0 {
@@ -71,6 +80,26 @@ func (f *feEnv) assertNetClean() {
 	if ents, _ := os.ReadDir(filepath.Join(f.storage, "networks", "endpoints")); len(ents) > 0 {
 		f.t.Errorf("endpoint files left: %v", ents)
 	}
+}
+
+// storeID is the id naming the store's bridges and tables.
+func (f *feEnv) storeID() string {
+	f.t.Helper()
+	id, err := (&bridge.Manager{DataDir: filepath.Join(f.storage, "networks")}).StoreID()
+	must(f.t, err)
+	return id
+}
+
+// netCreate makes a user network of a new name (removed at the end).
+func (f *feEnv) netCreate(flags ...string) string {
+	f.t.Helper()
+	name := f.name()
+	f.nets = append(f.nets, name)
+	f.feOK(append(append([]string{"network", "create"}, flags...), name)...)
+	f.t.Cleanup(func() {
+		exec.Command(tirithBin, "--root", f.root, "--storage", f.storage, "network", "rm", name).Run()
+	})
+	return name
 }
 
 // netInfo is a running container's address, from tirith inspect.
@@ -91,6 +120,21 @@ func (f *feEnv) netInfo(name string) netInfo {
 		f.t.Fatalf("%s has no address", name)
 	}
 	return netInfo{ns.IPAddress, ns.MacAddress, ns.Gateway}
+}
+
+// netBridge is network name's bridge and subnet, from network inspect.
+func (f *feEnv) netBridge(name string) (string, netip.Prefix) {
+	f.t.Helper()
+	var in []struct{ Bridge, Subnet string }
+	must(f.t, json.Unmarshal([]byte(f.feOK("network", "inspect", name).stdout), &in))
+	if len(in) != 1 {
+		f.t.Fatalf("network inspect %s: %+v", name, in)
+	}
+	p, err := netip.ParsePrefix(in[0].Subnet)
+	if err != nil {
+		f.t.Fatalf("network inspect %s: subnet %q: %v", name, in[0].Subnet, err)
+	}
+	return in[0].Bridge, p
 }
 
 // runNet starts a detached container on a network and removes it at the end.
@@ -167,8 +211,13 @@ func TestFrontendBridgeIsolation(t *testing.T) {
 	f.runNet(b, []string{"--network", "bridge"}, "sleep", "1000")
 	f.runNet(atk, []string{"--network", "bridge", "--userns=host", "--cap-add", "NET_RAW", "--cap-add", "NET_ADMIN"}, "sleep", "1000")
 	ai, bi, ti := f.netInfo(a), f.netInfo(b), f.netInfo(atk)
-	if ai.IP == bi.IP || !strings.HasPrefix(ai.IP, "10.89.0.") || ai.Gateway != "10.89.0.1" {
-		t.Fatalf("addresses: %+v %+v", ai, bi)
+	// On the store's own bridge and subnet, as network inspect shows them.
+	bridgeName, subnet := f.netBridge("bridge")
+	if bridgeName != bridge.DefaultBridge(f.storeID()) {
+		t.Fatalf("the default network's bridge is %q, not the store's", bridgeName)
+	}
+	if ai.IP == bi.IP || !subnet.Contains(netip.MustParseAddr(ai.IP)) || ai.Gateway != subnet.Addr().Next().String() {
+		t.Fatalf("addresses: %+v %+v, subnet %s", ai, bi, subnet)
 	}
 	// The host reaches A: its servers are up.
 	f.waitServing(ai.IP)
@@ -240,11 +289,7 @@ func TestFrontendBridgeIsolation(t *testing.T) {
 // network reaches them. The network cannot be removed while in use.
 func TestFrontendUserNetwork(t *testing.T) {
 	f := netFE(t, false)
-	netName := f.name()
-	f.feOK("network", "create", netName)
-	t.Cleanup(func() {
-		exec.Command(tirithBin, "--root", f.root, "--storage", f.storage, "network", "rm", netName).Run()
-	})
+	netName := f.netCreate()
 	s1, s2, other := f.name(), f.name(), f.name()
 	f.runNet(s1, []string{"--network", netName}, server...)
 	f.runNet(s2, []string{"--network", netName}, "sleep", "1000")
@@ -340,8 +385,7 @@ func TestFrontendNetworkEgress(t *testing.T) {
 	if out := f.runOut([]string{"--network", "bridge"}, "sh", "-c", get); !strings.Contains(out, "from 10.199.0.1") {
 		t.Fatalf("egress from the default network: %q", out)
 	}
-	internal := f.name()
-	f.feOK("network", "create", "--internal", internal)
+	internal := f.netCreate("--internal")
 	defer f.feOK("network", "rm", internal)
 	if r := f.fe("run", "--rm", "--network", internal, f.image, "sh", "-c", get); strings.Contains(r.stdout, "200 OK") {
 		t.Fatalf("egress from an --internal network: %q", r.stdout)
@@ -508,4 +552,119 @@ func TestFrontendResolvConf(t *testing.T) {
 	if strings.Contains(want.String(), "nameserver") && out != want.String() {
 		t.Fatalf("/etc/resolv.conf:\n%s\nwant:\n%s", out, want.String())
 	}
+}
+
+// Without --network a container is on the store's default network:
+// eth0 on the store's subnet. On a host without the CNI plugins (here
+// hidden under a tmpfs in a mount namespace of the command's own) it
+// runs on loopback only with a warning naming the package, while an
+// explicit --network bridge fails naming it.
+func TestFrontendDefaultNetwork(t *testing.T) {
+	f := netFE(t, false)
+	out := f.runOut(nil, "busybox", "ip", "-o", "-4", "addr", "show", "eth0")
+	_, subnet := f.netBridge("bridge")
+	fields := strings.Fields(out)
+	if len(fields) < 4 {
+		t.Fatalf("eth0 without --network:\n%s", out)
+	}
+	if a, err := netip.ParsePrefix(fields[3]); err != nil || !subnet.Contains(a.Addr()) {
+		t.Fatalf("eth0's address %q is not on the default network's subnet %s", fields[3], subnet)
+	}
+
+	noCNI := filepath.Join(t.TempDir(), "tirith-no-cni")
+	must(t, os.WriteFile(noCNI, []byte(`#!/bin/sh
+exec unshare -m sh -c 'for d in /usr/lib/cni /opt/cni/bin; do [ ! -d $d ] || mount -t tmpfs tmpfs $d || exit 99; done; exec "$0" "$@"' `+tirithBin+` "$@"
+`), 0o700))
+	r := f.runBin(noCNI, "", nil, "--storage", f.storage, "run", "--rm", f.image, "busybox", "ip", "-o", "link")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 1 || !strings.Contains(lines[0], ": lo:") {
+		t.Fatalf("run without the plugins: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "warning") || !strings.Contains(r.stderr, "containernetworking-plugins") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("run without the plugins: want one warning line naming the package, got:\n%s", r.stderr)
+	}
+	for _, args := range [][]string{{"--network", "bridge"}, {"-p", "80"}} {
+		r = f.runBin(noCNI, "", nil, append(append([]string{"--storage", f.storage, "run", "--rm"}, args...), f.image, "true")...)
+		if r.code != 125 || !strings.Contains(r.stderr, "apt-get install containernetworking-plugins") {
+			t.Fatalf("run %v without the plugins: exit %d %s", args, r.code, r.stderr)
+		}
+	}
+}
+
+// Two stores on one host, each with a container on its default network
+// at the same time: their own bridges and subnets, each container
+// served on its published port and reaching the outside through its
+// own gateway; removing one store's container leaves the other's rules
+// and traffic; afterwards nothing of either is left (netFE's checks).
+func TestFrontendTwoStores(t *testing.T) {
+	a, b := netFE(t, false), netFE(t, true)
+	dst := outside(t)
+	egress := fmt.Sprintf(`printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 2 %s 8000`, dst)
+	type started struct {
+		f    *feEnv
+		name string
+		r    result
+	}
+	runs := make(chan started, 2)
+	for _, f := range []*feEnv{a, b} {
+		name := f.name()
+		f.cleanupFE(name)
+		go func() {
+			runs <- started{f, name, f.fe(append([]string{"run", "-d", "--name", name, "--hostname", name, "-p", "80", f.image}, server...)...)}
+		}()
+	}
+	names := map[*feEnv]string{}
+	for range 2 {
+		s := <-runs
+		if s.r.code != 0 {
+			t.Fatalf("run -d in store %s: exit %d %s", s.f.storage, s.r.code, s.r.stderr)
+		}
+		names[s.f] = s.name
+	}
+	ba, sa := a.netBridge("bridge")
+	bb, sb := b.netBridge("bridge")
+	if ba == bb || sa.Overlaps(sb) || ba != bridge.DefaultBridge(a.storeID()) || bb != bridge.DefaultBridge(b.storeID()) {
+		t.Fatalf("the stores share: %s %s, %s %s", ba, sa, bb, sb)
+	}
+	port := func(f *feEnv) string {
+		t.Helper()
+		return strings.TrimSpace(f.feOK("port", names[f], "80/tcp").stdout)
+	}
+	served := func(f *feEnv) {
+		t.Helper()
+		addr := port(f)
+		var out string
+		var err error
+		for range 50 {
+			if out, err = hostGet(addr); err == nil && strings.Contains(out, "200 OK") {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !strings.Contains(out, "200 OK") || !strings.Contains(out, names[f]) {
+			t.Fatalf("%s's published port %s: %q %v (want its hostname)", names[f], addr, out, err)
+		}
+		if r := f.fe("exec", names[f], "sh", "-c", egress); !strings.Contains(r.stdout, "from 10.199.0.1") {
+			t.Fatalf("%s's egress through its gateway: %q %s", names[f], r.stdout, r.stderr)
+		}
+	}
+	served(a)
+	served(b)
+	// Neither reaches the other across the stores.
+	ib := b.netInfo(names[b])
+	if r := a.fe("exec", names[a], "sh", "-c", fmt.Sprintf(httpGet, ib.IP)); strings.Contains(r.stdout, "200 OK") {
+		t.Fatalf("store a's container reached store b's: %s", r.stdout)
+	}
+	a.feOK("rm", "-f", names[a])
+	if p, err := firewall.Present(firewall.TableName(a.storeID())); err != nil || len(p) != 0 {
+		t.Fatalf("store a's tables after its last container: %v %v", p, err)
+	}
+	if p, err := firewall.Present(firewall.TableName(b.storeID())); err != nil || len(p) != 2 {
+		t.Fatalf("store b's tables after store a's container went: %v %v", p, err)
+	}
+	if _, err := netlink.LinkByName(ba); err == nil {
+		t.Fatalf("store a's bridge %s is left", ba)
+	}
+	served(b)
+	b.feOK("rm", "-f", names[b])
 }

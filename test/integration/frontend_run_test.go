@@ -68,7 +68,8 @@ func TestFrontendDefaultWalls(t *testing.T) {
 			t.Errorf("wall 7: %s not masked", path)
 		}
 	}
-	// Network none: only loopback.
+	// Network: the default bridge network, loopback and one veth
+	// (with --network none only loopback: TestFrontendNetworkNone).
 	out := f.runOut(nil, "cat", "/proc/net/dev")
 	var ifs []string
 	for _, l := range strings.Split(out, "\n")[2:] {
@@ -76,8 +77,9 @@ func TestFrontendDefaultWalls(t *testing.T) {
 			ifs = append(ifs, n)
 		}
 	}
-	if !slices.Equal(ifs, []string{"lo"}) {
-		t.Errorf("wall 5: interfaces %v, want only lo", ifs)
+	slices.Sort(ifs)
+	if !slices.Equal(ifs, []string{"eth0", "lo"}) {
+		t.Errorf("wall 5: interfaces %v, want lo and eth0 (the default bridge network)", ifs)
 	}
 	// Memory: 512 MiB by default.
 	if out := f.runOut(nil, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"); strings.TrimSpace(out) != "536870912" {

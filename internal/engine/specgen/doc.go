@@ -22,7 +22,9 @@
 //   - wall 4: the Landlock policy of spec.DefaultLandlock with noExecute
 //     recomputed from the mounts (executeSplit): everything executable
 //     but every mount not mounted ro; rw volumes and --tmpfs writable.
-//   - wall 5: every namespace; network "none" (an empty netns: only lo).
+//   - wall 5: every namespace; network "none" (an empty netns: only lo)
+//     when Options.Network is empty (the front end's --network
+//     defaults to bridge: a netns of its own with one veth).
 //   - wall 6: memory DefaultMemory with swap = memory (no swap), pids
 //     spec.DefaultPidsLimit, device allowlist.
 //   - wall 7: read-only root, masked and read-only /proc and /sys paths,

@@ -10,10 +10,17 @@
 // storage), one endpoint file per attached container (written before
 // the plugins run, so that a crash at any point leaves something prune
 // can find), and the nftables tables, rewritten from the endpoints.
+//
+// Several stores (--storage dirs) may share a host: each has a random
+// id (DataDir/store-id) that names its bridges and tables, so none
+// touches another's, and subnets are chosen under a host-wide lock
+// against the host's live addresses, other stores' bridges among them.
 package bridge
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,7 +63,14 @@ type Manager struct {
 	NSDir string
 	// PluginDirs are searched for the CNI plugins (nil: the defaults).
 	PluginDirs []string
+	// HostLock is the host-wide lock file held around subnet choice
+	// and CNI ADD, so that two stores never pick the same subnet (""
+	// is DefaultHostLock).
+	HostLock string
 }
+
+// DefaultHostLock is the host-wide lock of every store.
+const DefaultHostLock = "/run/tirith-network.lock"
 
 // Endpoint is a container's attachment, as its endpoint file keeps it.
 type Endpoint struct {
@@ -98,15 +112,77 @@ func (m *Manager) lock() (func(), error) {
 			return nil, err
 		}
 	}
-	f, err := os.OpenFile(filepath.Join(m.DataDir, ".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	unlock, err := flock(filepath.Join(m.DataDir, ".lock"))
 	if err != nil {
 		return nil, err
 	}
+	if err := m.ensureStoreID(); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+// hostLock is taken before the store's lock, never after.
+func (m *Manager) hostLock() (func(), error) {
+	p := m.HostLock
+	if p == "" {
+		p = DefaultHostLock
+	}
+	return flock(p)
+}
+
+func flock(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("network lock: %w", err)
+	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()
-		return nil, os.NewSyscallError("flock", err)
+		return nil, os.NewSyscallError("flock "+path, err)
 	}
 	return func() { f.Close() }, nil
+}
+
+func (m *Manager) storeIDPath() string { return filepath.Join(m.DataDir, "store-id") }
+
+// ensureStoreID makes the store's id if it has none (under the lock).
+func (m *Manager) ensureStoreID() error {
+	if _, err := m.readStoreID(); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	return atomicfile.Write(m.storeIDPath(), []byte(hex.EncodeToString(b[:])+"\n"), 0o600)
+}
+
+func (m *Manager) readStoreID() (string, error) {
+	b, err := os.ReadFile(m.storeIDPath())
+	if err != nil {
+		return "", err
+	}
+	id := strings.TrimSpace(string(b))
+	if _, err := hex.DecodeString(id); err != nil || len(id) != 8 {
+		return "", fmt.Errorf("%s is corrupt (want 8 hex digits): %q", m.storeIDPath(), id)
+	}
+	return id, nil
+}
+
+// StoreID is the id that names this store's bridges and nftables
+// tables; the first call makes it.
+func (m *Manager) StoreID() (string, error) {
+	id, err := m.readStoreID()
+	if !errors.Is(err, fs.ErrNotExist) {
+		return id, err
+	}
+	unlock, err := m.lock() // makes it
+	if err != nil {
+		return "", err
+	}
+	unlock()
+	return m.readStoreID()
 }
 
 // CheckPlugins fails, naming the package, when a plugin that bridge
@@ -173,6 +249,13 @@ func (m *Manager) Attach(ctx context.Context, id, name string) (_ *Endpoint, err
 	if err := m.CheckPlugins(); err != nil {
 		return nil, err
 	}
+	// Until the bridge has its address, another store could pick the
+	// same subnet: the host lock covers both.
+	unlockHost, err := m.hostLock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlockHost()
 	unlock, err := m.lock()
 	if err != nil {
 		return nil, err
@@ -180,6 +263,9 @@ func (m *Manager) Attach(ctx context.Context, id, name string) (_ *Endpoint, err
 	defer unlock()
 	n, err := m.lookup(name)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.ensureSubnet(n); err != nil {
 		return nil, err
 	}
 	ep := &Endpoint{Container: id, Network: n.Name, Bridge: n.Bridge, NetNS: m.NSPath(id)}
@@ -318,7 +404,7 @@ func (m *Manager) syncLocked() error {
 		if err != nil {
 			continue
 		}
-		if !used[n.Bridge] {
+		if !used[n.Bridge] && n.Subnet != "" {
 			used[n.Bridge] = true
 			pfx, err := netip.ParsePrefix(n.Subnet)
 			if err != nil {
@@ -333,7 +419,11 @@ func (m *Manager) syncLocked() error {
 		}
 		st.Ports = append(st.Ports, firewall.Port{Veth: ep.Veth, MAC: mac, IP: ip, Isolated: n.Isolated})
 	}
-	if err := firewall.Sync(st); err != nil {
+	id, err := m.readStoreID()
+	if err != nil {
+		return err
+	}
+	if err := firewall.Sync(id, st); err != nil {
 		return err
 	}
 	// Only this store's bridges: another's are not ours to remove.
@@ -342,16 +432,23 @@ func (m *Manager) syncLocked() error {
 		return err
 	}
 	for _, n := range nets {
-		if used[n.Bridge] {
-			continue
+		if !used[n.Bridge] {
+			if err := removeBridge(n.Bridge); err != nil {
+				return err
+			}
 		}
-		l, err := netlink.LinkByName(n.Bridge)
-		if _, ok := l.(*netlink.Bridge); err != nil || !ok {
-			continue
-		}
-		if err := netlink.LinkDel(l); err != nil {
-			return fmt.Errorf("remove bridge %s: %w", n.Bridge, err)
-		}
+	}
+	return nil
+}
+
+// removeBridge deletes bridge name if it exists.
+func removeBridge(name string) error {
+	l, err := netlink.LinkByName(name)
+	if _, ok := l.(*netlink.Bridge); err != nil || !ok {
+		return nil
+	}
+	if err := netlink.LinkDel(l); err != nil {
+		return fmt.Errorf("remove bridge %s: %w", name, err)
 	}
 	return nil
 }

@@ -6,8 +6,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/vishvananda/netlink"
+
+	"github.com/tirith-project/tirith/internal/network/firewall"
 	"github.com/tirith-project/tirith/internal/network/netns"
 )
 
@@ -16,16 +20,22 @@ type PruneReport struct {
 	Endpoints  []string // containers detached
 	Namespaces []string // pinned namespaces removed
 	Leases     []string // IPAM leases released ("network/ip")
+	Bridges    []string // this store's bridges nothing used
+	Tables     []string // nftables tables ("FAMILY NAME"): this store's, unused, and earlier versions' global ones
 }
 
 // Prune removes what belongs to no live container: endpoints (with
 // their veths and leases), pinned namespaces, leases with no endpoint
 // (a crash between the IPAM plugin and the endpoint file), and
-// bridges and tables nothing uses. live says whether a container id
+// bridges and tables nothing uses, and the global tables of earlier
+// versions (`bridge tirith`, `inet tirith`). live says whether a container id
 // still exists (its network must stay).
 func (m *Manager) Prune(ctx context.Context, live func(id string) bool) (*PruneReport, error) {
 	if _, err := os.Stat(m.DataDir); errors.Is(err, os.ErrNotExist) {
-		return &PruneReport{}, nil // this store never had a network
+		// This store never had a network; the host may have the old
+		// tables (of another store), and nftables may be missing.
+		legacy, _ := firewall.RemoveLegacy()
+		return &PruneReport{Tables: legacy}, nil
 	}
 	unlock, err := m.lock()
 	if err != nil {
@@ -34,6 +44,25 @@ func (m *Manager) Prune(ctx context.Context, live func(id string) bool) (*PruneR
 	defer unlock()
 	rep := &PruneReport{}
 	var errs []error
+	// What of ours exists now, to report what the syncs remove.
+	id, err := m.readStoreID()
+	if err != nil {
+		return nil, err
+	}
+	nets, err := m.Networks()
+	if err != nil {
+		return nil, err
+	}
+	var bridges []string
+	for _, n := range nets {
+		if _, err := netlink.LinkByName(n.Bridge); err == nil {
+			bridges = append(bridges, n.Bridge)
+		}
+	}
+	tables, err := firewall.Present(firewall.TableName(id))
+	if err != nil {
+		errs = append(errs, err)
+	}
 	eps, err := m.endpoints()
 	if err != nil {
 		return nil, err
@@ -61,10 +90,6 @@ func (m *Manager) Prune(ctx context.Context, live func(id string) bool) (*PruneR
 			}
 			rep.Namespaces = append(rep.Namespaces, d.Name())
 		}
-	}
-	nets, err := m.Networks()
-	if err != nil {
-		return nil, err
 	}
 	for _, n := range nets {
 		dir := filepath.Join(m.ipamDir(), n.Name)
@@ -97,5 +122,22 @@ func (m *Manager) Prune(ctx context.Context, live func(id string) bool) (*PruneR
 	if err := m.syncLocked(); err != nil {
 		errs = append(errs, err)
 	}
+	for _, b := range bridges {
+		if _, err := netlink.LinkByName(b); err != nil {
+			rep.Bridges = append(rep.Bridges, b)
+		}
+	}
+	if now, err := firewall.Present(firewall.TableName(id)); err == nil {
+		for _, t := range tables {
+			if !slices.Contains(now, t) {
+				rep.Tables = append(rep.Tables, t)
+			}
+		}
+	}
+	legacy, err := firewall.RemoveLegacy()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	rep.Tables = append(rep.Tables, legacy...)
 	return rep, errors.Join(errs...)
 }

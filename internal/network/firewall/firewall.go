@@ -1,15 +1,22 @@
-// Package firewall writes Tirith's nftables tables (through netlink,
-// no nft binary): `bridge tirith`, which pins each container's port to
-// its own MAC and IPv4 address (no ARP or IP spoofing, no IPv6, no
-// VLAN tags) and drops what isolated ports would bridge to each other,
-// and `inet tirith`, which keeps routed traffic from crossing between
-// containers or networks, keeps containers off the host's services,
-// cuts --internal networks off and masquerades the others' egress.
+// Package firewall writes a store's nftables tables (through netlink,
+// no nft binary), both named `tirith-<store id>`: the bridge one pins
+// each container's port to its own MAC and IPv4 address (no ARP or IP
+// spoofing, no IPv6, no VLAN tags) and drops what isolated ports would
+// bridge to each other, and the inet one keeps routed traffic from
+// crossing between containers or networks, keeps containers off the
+// host's services, cuts --internal networks off and masquerades the
+// others' egress.
 //
 // The bridge family's hooks see bridged frames natively: nothing here
 // depends on br_netfilter. Sync rewrites both tables from the full
 // desired state in one transaction, so a crash never leaves half a
 // rule set, and an empty state removes them.
+//
+// Each store has its own tables and its inet rules match only its own
+// bridges (the set @bridges): a drop in any base chain is final, so
+// rules matching every Tirith bridge would cut another store's user
+// networks off (with br_netfilter on), and one store's rewrite would
+// wipe another's rules.
 package firewall
 
 import (
@@ -25,12 +32,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TableName is the name of both of Tirith's tables.
-const TableName = "tirith"
+// TableName is the name of both tables of the store whose id is
+// storeID.
+func TableName(storeID string) string { return "tirith-" + storeID }
 
-// IfacePrefix starts the name of every bridge Tirith makes: the inet
-// rules match bridges by it.
+// LegacyTable is what versions before per-store tables named both:
+// prune removes them.
+const LegacyTable = "tirith"
+
+// IfacePrefix starts the name of every bridge Tirith makes.
 const IfacePrefix = "tirith"
+
+// bridgeSet is the inet table's set of the store's bridge names.
+const bridgeSet = "bridges"
 
 // Network is one of Tirith's bridges.
 type Network struct {
@@ -56,13 +70,17 @@ type State struct {
 	Ports    []Port
 }
 
-var (
-	bridgeTable = &nftables.Table{Family: nftables.TableFamilyBridge, Name: TableName}
-	inetTable   = &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
-)
+func tables(name string) (bridge, inet *nftables.Table) {
+	return &nftables.Table{Family: nftables.TableFamilyBridge, Name: name}, &nftables.Table{Family: nftables.TableFamilyINet, Name: name}
+}
 
-// Sync makes Tirith's tables enforce st (removes them if st is empty).
-func Sync(st State) error {
+// Sync makes the tables of store storeID enforce st (removes them if
+// st is empty).
+func Sync(storeID string, st State) error {
+	if storeID == "" {
+		return errors.New("nftables: no store id")
+	}
+	bridgeTable, inetTable := tables(TableName(storeID))
 	// One ack per rule comes back for the batch: without CAP_ACK each
 	// echoes its rule, and a few hundred overflow the socket
 	// (ENOBUFS, seen with 20 containers).
@@ -82,23 +100,27 @@ func Sync(st State) error {
 		c.DelTable(t)
 	}
 	if len(st.Networks) > 0 || len(st.Ports) > 0 {
-		writeBridge(c, st)
-		writeInet(c, st)
+		writeBridge(c, bridgeTable, st)
+		if err := writeInet(c, inetTable, st); err != nil {
+			return err
+		}
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: write table %s: %w", TableName, err)
+		return fmt.Errorf("nftables: write table %s: %w", inetTable.Name, err)
 	}
 	return nil
 }
 
-// Present reports which of Tirith's tables exist (for prune and tests).
-func Present() ([]string, error) {
+// Present reports which of the tables named table exist, as "FAMILY
+// NAME" (for prune and tests): TableName(id) or LegacyTable.
+func Present(table string) ([]string, error) {
 	c, err := nftables.New()
 	if err != nil {
 		return nil, err
 	}
 	var out []string
-	for _, t := range []*nftables.Table{bridgeTable, inetTable} {
+	bt, it := tables(table)
+	for _, t := range []*nftables.Table{bt, it} {
 		_, err := c.ListTableOfFamily(t.Name, t.Family)
 		if err == nil {
 			out = append(out, family(t.Family)+" "+t.Name)
@@ -107,6 +129,28 @@ func Present() ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// RemoveLegacy removes the global tables `bridge tirith` and `inet
+// tirith` of earlier versions, if there, and says which it removed.
+func RemoveLegacy() ([]string, error) {
+	found, err := Present(LegacyTable)
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return nil, err
+	}
+	bt, it := tables(LegacyTable)
+	for _, t := range []*nftables.Table{bt, it} {
+		c.AddTable(t)
+		c.DelTable(t)
+	}
+	if err := c.Flush(); err != nil {
+		return nil, fmt.Errorf("nftables: remove the tables %s of earlier versions: %w", LegacyTable, err)
+	}
+	return found, nil
 }
 
 func family(f nftables.TableFamily) string {
@@ -118,7 +162,7 @@ func family(f nftables.TableFamily) string {
 
 var accept = nftables.ChainPolicyAccept
 
-func writeBridge(c *nftables.Conn, st State) {
+func writeBridge(c *nftables.Conn, bridgeTable *nftables.Table, st State) {
 	c.AddTable(bridgeTable)
 	pre := c.AddChain(&nftables.Chain{Name: "ports", Table: bridgeTable, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRef(-200), Policy: &accept})
@@ -153,8 +197,18 @@ func writeBridge(c *nftables.Conn, st State) {
 	}
 }
 
-func writeInet(c *nftables.Conn, st State) {
+func writeInet(c *nftables.Conn, inetTable *nftables.Table, st State) error {
 	c.AddTable(inetTable)
+	// Host byte order, as nft keeps ifname keys (it prints them reversed
+	// otherwise).
+	set := &nftables.Set{Table: inetTable, Name: bridgeSet, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
+	var elems []nftables.SetElement
+	for _, n := range st.Networks {
+		elems = append(elems, nftables.SetElement{Key: ifname(n.Bridge)})
+	}
+	if err := c.AddSet(set, elems); err != nil {
+		return fmt.Errorf("nftables: set %s: %w", bridgeSet, err)
+	}
 	fwd := c.AddChain(&nftables.Chain{Name: "forward", Table: inetTable, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept})
 	in := c.AddChain(&nftables.Chain{Name: "input", Table: inetTable, Type: nftables.ChainTypeFilter,
@@ -164,8 +218,8 @@ func writeInet(c *nftables.Conn, st State) {
 	add := func(ch *nftables.Chain, parts ...[]expr.Any) {
 		c.AddRule(&nftables.Rule{Table: inetTable, Chain: ch, Exprs: join(parts...)})
 	}
-	fromOurs := prefixed(expr.MetaKeyIIFNAME)
-	toOurs := prefixed(expr.MetaKeyOIFNAME)
+	fromOurs := inSet(expr.MetaKeyIIFNAME, set)
+	toOurs := inSet(expr.MetaKeyOIFNAME, set)
 	for _, n := range st.Networks {
 		if !n.Isolated {
 			// Members of a user network, bridged: with br_netfilter on,
@@ -201,6 +255,7 @@ func writeInet(c *nftables.Conn, st State) {
 			isNot(expr.MetaKeyOIFNAME, n.Bridge),
 			[]expr.Any{&expr.Masq{}})
 	}
+	return nil
 }
 
 var (
@@ -229,9 +284,10 @@ func neq(b []byte) *expr.Cmp { return &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, 
 func is(k expr.MetaKey, name string) []expr.Any    { return []expr.Any{meta(k), eq(ifname(name))} }
 func isNot(k expr.MetaKey, name string) []expr.Any { return []expr.Any{meta(k), neq(ifname(name))} }
 
-// prefixed matches interface names that start with IfacePrefix (the
-// kernel compares only the data's length: nft's "tirith*").
-func prefixed(k expr.MetaKey) []expr.Any { return []expr.Any{meta(k), eq([]byte(IfacePrefix))} }
+// inSet matches interface names in set (nft's "iifname @bridges").
+func inSet(k expr.MetaKey, set *nftables.Set) []expr.Any {
+	return []expr.Any{meta(k), &expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID}}
+}
 
 // field compares len(want) bytes at off from base with want (eq or not).
 func field(base expr.PayloadBase, off uint32, want []byte, equal bool) []expr.Any {
