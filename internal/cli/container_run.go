@@ -8,8 +8,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tirith-project/tirith/internal/engine"
+	"github.com/tirith-project/tirith/internal/engine/specgen"
 	"github.com/tirith-project/tirith/internal/exitcode"
 	"github.com/tirith-project/tirith/internal/network/bridge"
+	"github.com/tirith-project/tirith/internal/network/slirp"
+	"github.com/tirith-project/tirith/internal/rootless"
 )
 
 func newFrontRunCmd(g *Globals) *cobra.Command {
@@ -51,7 +54,15 @@ type runFlags struct {
 func (rf *runFlags) options(cmd *cobra.Command, g *Globals, args []string) (*engine.Options, error) {
 	o := rf.o
 	o.Image, o.Cmd = args[0], args[1:]
-	if !cmd.Flags().Changed("network") && len(o.Publish) == 0 {
+	if !cmd.Flags().Changed("network") && rootless.Inside() {
+		// Bridges need host root: a rootless container goes out
+		// through slirp4netns where it can, else has loopback only.
+		o.Network = specgen.Slirp
+		if err := slirp.Usable(); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "tirith: warning: %v: running with --network none, loopback only\n", err)
+			o.Network = "none"
+		}
+	} else if !cmd.Flags().Changed("network") && len(o.Publish) == 0 {
 		// The default network needs the CNI plugins: without them a
 		// first run still works, on loopback only. Asked for (or with
 		// -p), bridge fails naming the package instead.
@@ -114,7 +125,7 @@ func (rf *runFlags) register(cmd *cobra.Command) {
 	f.Int64Var(&rf.pids, "pids-limit", 0, "process limit (default 1024; 0 or -1 for none, a relaxation)")
 	f.StringArrayVar(&o.Devices, "device", nil, "expose a host device: HOST[:CONTAINER[:rwm]] (relaxation)")
 	f.StringVarP(&o.Hostname, "hostname", "h", "", "container hostname (default: the short container id)")
-	f.StringVar(&o.Network, "network", bridge.DefaultName, "bridge (the store's default network: isolated from other containers, egress masqueraded; none, with a warning, when the CNI plugins are missing), none (only loopback), a network from tirith network create, host or container:NAME (relaxations)")
+	f.StringVar(&o.Network, "network", bridge.DefaultName, "bridge (the store's default network: isolated from other containers, egress masqueraded; none, with a warning, when the CNI plugins are missing), slirp4netns (rootless: the default there), none (only loopback), a network from tirith network create, host or container:NAME (relaxations)")
 	f.StringArrayVarP(&o.Publish, "publish", "p", nil, "publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|udp] (HOSTIP 127.0.0.1 unless given)")
 	f.StringArrayVar(&o.Secrets, "secret", nil, "a file on a tmpfs at /run/secrets: SRC[,target=NAME,mode=0400,uid=N,gid=N]")
 	f.StringArrayVar(&o.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD], e.g. nofile=1024:2048")

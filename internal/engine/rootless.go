@@ -8,8 +8,8 @@ import (
 
 	"github.com/tirith-project/tirith/internal/cgroups"
 	"github.com/tirith-project/tirith/internal/engine/specgen"
-	"github.com/tirith-project/tirith/internal/rootless"
 	"github.com/tirith-project/tirith/internal/rootfs"
+	"github.com/tirith-project/tirith/internal/rootless"
 )
 
 // rootlessSpec fits a built spec to the rootless namespace: the

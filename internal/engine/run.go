@@ -18,8 +18,8 @@ import (
 	"github.com/tirith-project/tirith/internal/engine/specgen"
 	"github.com/tirith-project/tirith/internal/exitcode"
 	"github.com/tirith-project/tirith/internal/network/bridge"
-	"github.com/tirith-project/tirith/internal/network/slirp"
 	"github.com/tirith-project/tirith/internal/network/portproxy"
+	"github.com/tirith-project/tirith/internal/network/slirp"
 	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/spec"
 )

@@ -409,6 +409,11 @@ func rootlessSlirp(t *testing.T, u *rlUser) {
 	}()
 	hostPort := l.Addr().(*net.TCPAddr).Port
 
+	// The rootless default network, where it can run.
+	if dev := u.ok(t, u.bin, "run", "--rm", "rl:1", "cat", "/proc/net/dev").stdout; !strings.Contains(dev, "tap0:") {
+		t.Errorf("rootless run without --network: no tap0 (slirp4netns is the default):\n%s", dev)
+	}
+
 	u.ok(t, u.bin, "run", "-d", "--name", "rl-web", "--network", "slirp4netns", "-p", "80", "rl:1", "httpd", "-f", "-p", "80", "-h", "/srv/www")
 	defer u.run(t, "", u.bin, "rm", "-f", "rl-web")
 	port := strings.TrimSpace(u.ok(t, u.bin, "port", "rl-web").stdout)

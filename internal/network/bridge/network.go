@@ -158,7 +158,7 @@ func (m *Manager) Members(name string) ([]*Endpoint, error) {
 // Create defines a user network. subnet "" picks a free /24 of
 // 10.89.0.0/16.
 func (m *Manager) Create(name, subnet string, internal bool) (*Network, error) {
-	if name == DefaultName || name == "none" || name == "host" || strings.HasPrefix(name, "container:") {
+	if name == DefaultName || name == "none" || name == "host" || name == "slirp4netns" || strings.HasPrefix(name, "container:") {
 		return nil, fmt.Errorf("network %q: the name is reserved", name)
 	}
 	if !netNameRE.MatchString(name) {

@@ -31,8 +31,18 @@ const (
 	DNS     = "10.0.2.3"
 )
 
-// Available reports whether slirp4netns is installed.
-func Available() bool { _, err := exec.LookPath("slirp4netns"); return err == nil }
+// Usable says why slirp4netns cannot run here for this user, if so: not
+// installed, or /dev/net/tun closed to it (Debian's udev makes it 0666).
+func Usable() error {
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		return fmt.Errorf("slirp4netns is not installed (apt-get install %s)", Package)
+	}
+	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("slirp4netns cannot open /dev/net/tun: %w", err)
+	}
+	return f.Close()
+}
 
 // Start attaches slirp4netns to the network namespace pinned at nsPath
 // (as tap0, configured) and records it in pidFile ("PID STARTTIME"). It
