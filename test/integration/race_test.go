@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -56,6 +57,12 @@ func TestMountTargetSwapRaceStaysInRootfs(t *testing.T) {
 			defer close(done)
 			for !stop.Load() {
 				_ = unix.Renameat2(unix.AT_FDCWD, filepath.Join(mnt, "x"), unix.AT_FDCWD, filepath.Join(mnt, "y"), unix.RENAME_EXCHANGE)
+				// Tens of thousands of swaps a second, not millions:
+				// openat2 fails a walk (EAGAIN, retried 64 times) on
+				// any rename anywhere during it, so a swap per
+				// microsecond on a loaded 2-core host made every
+				// create give up and left no mount to check.
+				time.Sleep(10 * time.Microsecond)
 			}
 		}()
 		id := e.id()
