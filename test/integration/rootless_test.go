@@ -18,6 +18,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/testutil"
 )
 
@@ -147,9 +148,15 @@ func firstSubuid(user string) int {
 // as a login session would.
 func (u *rlUser) run(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return u.runEnv(t, nil, stdin, args...)
+}
+
+// runEnv is run with more environment variables.
+func (u *rlUser) runEnv(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = u.home
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + u.home, "XDG_RUNTIME_DIR=" + filepath.Join(u.home, "run")}
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + u.home, "XDG_RUNTIME_DIR=" + filepath.Join(u.home, "run")}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
 	cmd.Stdin = strings.NewReader(stdin)
 	// Files, not pipes: a detached container (and its monitor) keeps
@@ -549,4 +556,77 @@ func TestRealImageRootless(t *testing.T) {
 		u.ok(t, u.bin, "rm", n)
 	}
 	u.ok(t, u.bin, "rmi", "deb:rl")
+}
+
+// TestRootlessCrash: a rootless run killed with kill -9 at each step
+// leaves a container that ps -a lists and rm -f removes whole: its
+// directory, its overlay (in the pause process's mount namespace), its
+// slirp4netns and network namespace, its processes.
+func TestRootlessCrash(t *testing.T) {
+	u := rootlessUser(t)
+	img := filepath.Join(u.home, "crash.tar")
+	must(t, os.WriteFile(img, rootfsTarWith(t, "sleep"), 0o644))
+	u.ok(t, u.bin, "import", img, "rl-crash:1")
+	network := "none"
+	if u.run(t, "", "sh", "-c", "exec 3<>/dev/net/tun").code == 0 {
+		network = "slirp4netns"
+	}
+	for _, step := range []string{"after-record", "after-overlay", "after-network", "after-bundle", "after-create", "after-start"} {
+		if step == "after-network" && network == "none" {
+			continue
+		}
+		n := "rl-crash-" + step
+		r := u.runEnv(t, []string{runtime.CrashEnv + "=" + step}, "", u.bin, "run", "--name", n, "--network", network, "rl-crash:1", "sleep", "1000")
+		if r.code != -1 {
+			t.Fatalf("run with %s=%s: exit %d, want killed by SIGKILL\n%s", runtime.CrashEnv, step, r.code, r.stderr)
+		}
+		if ps := u.ok(t, u.bin, "ps", "-a").stdout; !strings.Contains(ps, n) {
+			t.Fatalf("%s: ps -a does not list the crashed container:\n%s", step, ps)
+		}
+		u.ok(t, u.bin, "rm", "-f", n)
+		if ps := u.ok(t, u.bin, "ps", "-a").stdout; strings.Contains(ps, n) {
+			t.Fatalf("%s: still listed after rm -f:\n%s", step, ps)
+		}
+	}
+	storage := filepath.Join(u.home, ".local", "share", "tirith")
+	if ents, _ := filepath.Glob(filepath.Join(storage, "containers", "[^.]*")); len(ents) != 0 {
+		t.Errorf("container dirs left: %v", ents)
+	}
+	if ents, _ := filepath.Glob(filepath.Join(u.home, "run", "tirith", ".netns", "*")); len(ents) != 0 {
+		t.Errorf("network namespaces left: %v", ents)
+	}
+	// Every process of the user now is the pause process (or a zombie
+	// whose parent is gone).
+	b, err := os.ReadFile(filepath.Join(u.home, "run", "tirith-pause.pid"))
+	must(t, err)
+	pause := strings.Fields(string(b))[0]
+	mi, err := os.ReadFile("/proc/" + pause + "/mountinfo")
+	must(t, err)
+	if strings.Contains(string(mi), filepath.Join(storage, "containers")+"/") {
+		t.Errorf("mounts left under the store in the pause namespace:\n%s", mi)
+	}
+	out, _ := exec.Command("pgrep", "-u", u.name).Output()
+	for _, pid := range strings.Fields(string(out)) {
+		st, _ := os.ReadFile("/proc/" + pid + "/stat")
+		if pid != pause && !strings.Contains(string(st), ") Z ") {
+			cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+			t.Errorf("process %s of %s left: %q", pid, u.name, cmdline)
+		}
+	}
+	u.ok(t, u.bin, "rmi", "rl-crash:1")
+}
+
+// rootfsTarWith is busybox with the given applets.
+func rootfsTarWith(t *testing.T, applets ...string) []byte {
+	bb, err := os.ReadFile(busybox)
+	must(t, err)
+	lt := newLayerTar(t)
+	for _, d := range []string{"bin/", "etc/", "dev/", "proc/", "sys/", "tmp/"} {
+		lt.add(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755}, nil)
+	}
+	lt.add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755}, bb)
+	for _, a := range applets {
+		lt.add(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox"}, nil)
+	}
+	return lt.bytes()
 }
