@@ -43,6 +43,7 @@
 //     `tirith pull` vs `podman pull` of it from an in-process registry on
 //     127.0.0.1 (bench/images.go);
 //  9. the runtime binary seal's cost per create (bench/seal.go).
+// 10. rootless `run` by an unprivileged user (bench/rootless.go).
 package main
 
 import (
@@ -74,6 +75,8 @@ type options struct {
 	imagesOnly bool
 	debianTar  string   // rootfs tar for measurement 8 ("" = newest cached)
 	imgRuns    int      // runs of each import and pull
+	// rootlessUser runs measurement 10 ("" skips it).
+	rootlessUser string
 	args       []string // the command line, for the report
 }
 
@@ -92,6 +95,7 @@ func main() {
 	flag.BoolVar(&o.imagesOnly, "images-only", false, "run only the import and pull vs podman section and print it (BENCHMARKS.md is not written)")
 	flag.StringVar(&o.debianTar, "debian-tar", "", "Debian rootfs tar for the images section (default: the newest "+debianTarGlob+")")
 	flag.IntVar(&o.imgRuns, "image-runs", 3, "runs of each import and pull in the images section")
+	flag.StringVar(&o.rootlessUser, "rootless-user", "", "unprivileged user (with an /etc/subuid range) for the rootless run section")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -69,9 +69,10 @@ func run(o *options) error {
 	fe := e.frontEnds(o)
 	im := e.images(o)
 	seal := e.sealCost()
+	rl := e.rootlessRuns(o)
 	e.facts = append(e.facts, "load average at end: "+loadavg()+" (other work on the machine shows up as spread, not as bias: runtimes are interleaved)")
 
-	md := e.report(o, lc, scl, sc, lo, cc, prof, fe, im, time.Since(start)) + "\n" + seal.report()
+	md := e.report(o, lc, scl, sc, lo, cc, prof, fe, im, time.Since(start)) + "\n" + seal.report() + "\n" + rl.report()
 	fmt.Print(md)
 	if o.out != "" && o.out != "-" {
 		path := o.out

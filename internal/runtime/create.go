@@ -60,6 +60,16 @@ func Create(root, id string, o CreateOptions) (c *Container, err error) {
 	if err := checkNamespaces(s); err != nil {
 		return nil, err
 	}
+	if ms := s.Linux.GIDMappings; os.Geteuid() != 0 && len(ms) == 1 && int(ms[0].HostID) == os.Getegid() && ms[0].Size == 1 {
+		// An unprivileged caller writing its own gid map must deny
+		// setgroups first (the kernel demands it), and then nobody in
+		// the container may call it: runc does so unasked, and
+		// `runc spec --rootless` says nothing of it.
+		if s.Annotations == nil {
+			s.Annotations = map[string]string{}
+		}
+		s.Annotations[spec.SetgroupsAnnotation] = "deny"
+	}
 	absMountSources(s, bundle)
 	cg, err := cgroups.New(cgroups.Config{ID: id, CgroupsPath: s.Linux.CgroupsPath, Resources: s.Linux.Resources, Nodes: s.Linux.Devices, Systemd: o.SystemdCgroup, Rootless: Rootless()})
 	if err != nil {

@@ -258,6 +258,11 @@ func TestRootlessOCI(t *testing.T) {
 	if norm(rr.stdout) != norm(got.stdout) {
 		t.Errorf("runc as %s printed %q, tirith-runc %q", u.name, norm(rr.stdout), norm(got.stdout))
 	}
+	// The drop-in claim: runc's own rootless bundle (no setgroups
+	// annotation: the runtime must deny setgroups itself) under Tirith.
+	if tr := u.ok(t, u.runc, "run", "--bundle", rb, "rl-oci-3"); norm(tr.stdout) != norm(rr.stdout) {
+		t.Errorf("tirith-runc on runc's rootless bundle printed %q, runc %q", norm(tr.stdout), norm(rr.stdout))
+	}
 
 	// A pids cgroup delegated to the user: its own, chowned to it, with
 	// the user's processes in it.
