@@ -243,21 +243,12 @@ func limitsAsked(r *cgroups.Resources) []limit {
 // Only optional controllers are checked; the library itself refuses a host
 // without the devices hierarchy.
 func (m *Manager) checkV1Controllers(r *cgroups.Resources) error {
-	for _, c := range []struct {
-		set        bool
-		field, sys string
-	}{
-		// In hybrid mode hugetlb may live in the unified hierarchy instead;
-		// Apply checks that.
-		{len(r.HugetlbLimit) > 0 && m.mode == ModeV1, "linux.resources.hugepageLimits", "hugetlb"},
-		{r.NetClsClassid != 0, "linux.resources.network.classID", "net_cls"},
-		{len(r.NetPrioIfpriomap) > 0, "linux.resources.network.priorities", "net_prio"},
-		{len(r.Rdma) > 0, "linux.resources.rdma", "rdma"},
-		{r.PidsLimit != nil, "linux.resources.pids", "pids"},
-		{r.Memory != 0 || r.MemorySwap != 0 || r.MemoryReservation != 0, "linux.resources.memory", "memory"},
-	} {
-		if _, ok := m.paths[c.sys]; c.set && !ok {
-			return fieldErr(c.field, "the %s controller is not available on this host", c.sys)
+	// In hybrid mode hugetlb may live in the unified hierarchy instead;
+	// Apply checks that.
+	optional := map[string]bool{"net_cls": true, "net_prio": true, "rdma": true, "pids": true, "memory": true, "hugetlb": m.mode == ModeV1}
+	for _, w := range limitsAsked(r) {
+		if _, ok := m.paths[w.sys]; optional[w.sys] && !ok {
+			return fieldErr(w.field, "the %s controller is not available on this host", w.sys)
 		}
 	}
 	return nil

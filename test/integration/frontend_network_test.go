@@ -235,20 +235,7 @@ func TestFrontendBridgeIsolation(t *testing.T) {
 		t.Fatalf("B pinged A: %s", r.stdout)
 	}
 	// Nor does B reach a service of the host's on the gateway address.
-	l, err := net.Listen("tcp", "0.0.0.0:0")
-	must(t, err)
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("host service\n"))
-			c.Close()
-		}
-	}()
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	port := strconv.Itoa(hostService(t, "0.0.0.0:0", "host service\n"))
 	if r := f.fe("exec", b, "sh", "-c", "busybox nc -w 2 "+ai.Gateway+" "+port+" </dev/null"); strings.Contains(r.stdout, "host service") {
 		t.Fatal("a container reached a host service on the gateway address")
 	}
@@ -667,4 +654,24 @@ func TestFrontendTwoStores(t *testing.T) {
 	}
 	served(b)
 	b.feOK("rm", "-f", names[b])
+}
+
+// hostService listens on addr on the host for the test's life, answers
+// every connection with reply, and returns its port.
+func hostService(t *testing.T, addr, reply string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	must(t, err)
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(reply))
+			c.Close()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -410,20 +410,7 @@ func rootlessSlirp(t *testing.T, u *rlUser) {
 		t.Skipf("/dev/net/tun is not open to users on this host (%s; Debian's udev makes it 0666, .ci/run does too): slirp4netns cannot run", strings.TrimSpace(r.stderr))
 	}
 	// A service of the host's own, on its loopback only.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("host secret\n"))
-			c.Close()
-		}
-	}()
-	hostPort := l.Addr().(*net.TCPAddr).Port
+	hostPort := hostService(t, "127.0.0.1:0", "host secret\n")
 
 	// The rootless default network, where it can run.
 	if dev := u.ok(t, u.bin, "run", "--rm", "rl:1", "cat", "/proc/net/dev").stdout; !strings.Contains(dev, "tap0:") {
