@@ -16,7 +16,7 @@ case "$secs" in '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;; esac
 export PATH="$PATH:/usr/local/go/bin"
 
 # `go test -list` prints a package's matching names, then "ok  <pkg> ...".
-if ! list=$(go test -list '^Fuzz' ./...); then
+if ! list=$(go test -tags netgo,osusergo -list '^Fuzz' ./...); then
 	echo "fuzz: listing fuzz targets failed (does every package build?)" >&2
 	exit 1
 fi
@@ -43,7 +43,7 @@ for t in "${targets[@]}"; do
 	ok=0
 	for try in 1 2 3; do
 		out=$(mktemp)
-		if go test -run '^$' -fuzz "^${fn}\$" -fuzztime "${secs}s" -fuzzminimizetime 1s "$pkg" 2>&1 | tee "$out"; then
+		if go test -tags netgo,osusergo -run '^$' -fuzz "^${fn}\$" -fuzztime "${secs}s" -fuzzminimizetime 1s "$pkg" 2>&1 | tee "$out"; then
 			ok=1
 		fi
 		new=$(comm -13 <(printf '%s\n' "$before") <(ls "$corpus" 2>/dev/null || true) | grep . || true)
