@@ -21,7 +21,11 @@ func Rootless() bool { return os.Geteuid() != 0 || userns.RunningInUserNS() }
 // otherwise: /run/tirith for root; for an unprivileged user, as with
 // runc, a directory under $XDG_RUNTIME_DIR (see rootless.RuntimeDir).
 func DefaultRoot() string {
-	if !rootless.Active() {
+	// Root of a user namespace made by someone else's rootless tool
+	// (podman's) counts as rootless too when it has a runtime dir of
+	// its own, as runc decides.
+	other := userns.RunningInUserNS() && os.Getenv("XDG_RUNTIME_DIR") != "" && os.Getenv("USER") != "root"
+	if !rootless.Active() && !other {
 		return "/run/tirith"
 	}
 	return filepath.Join(rootless.RuntimeDir(), "tirith")

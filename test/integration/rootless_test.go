@@ -622,3 +622,52 @@ func rootfsTarWith(t *testing.T, applets ...string) []byte {
 	}
 	return lt.bytes()
 }
+
+// TestRootlessPodman: rootless podman (in the user namespace it makes
+// itself, where the runtime runs as that namespace's root without one of
+// its own) runs the same container with runc and with tirith-runc, and
+// both print the same; tirith-runc then serves -d, exec, stop and rm.
+func TestRootlessPodman(t *testing.T) {
+	u := rootlessUser(t)
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Skip("podman not found: install Debian's podman (.ci/run does)")
+	}
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatal("runc not found: install Debian's runc (.ci/run does)")
+	}
+	lt := newLayerTar(t)
+	bb, err := os.ReadFile(busybox)
+	must(t, err)
+	for _, d := range []string{"bin/", "etc/", "dev/", "proc/", "sys/", "tmp/", "srv/"} {
+		lt.add(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755}, nil)
+	}
+	lt.add(&tar.Header{Name: "srv/www/", Typeflag: tar.TypeDir, Mode: 0o750, Uid: 33, Gid: 33}, nil)
+	lt.add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755}, bb)
+	for _, a := range []string{"sh", "cat", "id", "stat", "sleep"} {
+		lt.add(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox"}, nil)
+	}
+	img := filepath.Join(u.home, "podman.tar")
+	must(t, os.WriteFile(img, lt.bytes(), 0o644))
+	podman := func(args ...string) []string {
+		return append([]string{"podman", "--root", filepath.Join(u.home, "podman-root"), "--runroot", filepath.Join(u.home, "run", "podman"),
+			"--cgroup-manager", "cgroupfs", "--events-backend", "file"}, args...)
+	}
+	u.ok(t, podman("import", img, "localhost/rl-podman:1")...)
+	defer u.run(t, "", podman("system", "reset", "-f")...)
+	script := "id -u; stat -c %u:%g /srv/www; cat /proc/self/uid_map"
+	want := fmt.Sprintf("0\n33:33\n0 %d 1\n1 %d 65536\n", u.uid, u.subBase)
+	for _, rt := range []string{runc, u.runc} {
+		r := u.ok(t, podman("--runtime", rt, "run", "--rm", "--network", "none", "localhost/rl-podman:1", "sh", "-c", script)...)
+		if norm(r.stdout) != want {
+			t.Errorf("rootless podman --runtime %s: %q, want %q", rt, norm(r.stdout), want)
+		}
+	}
+	p := func(args ...string) []string { return podman(append([]string{"--runtime", u.runc}, args...)...) }
+	u.ok(t, p("run", "-d", "--name", "rl-p1", "--network", "none", "localhost/rl-podman:1", "sleep", "60")...)
+	if out := u.ok(t, p("exec", "rl-p1", "id", "-u")...).stdout; out != "0\n" {
+		t.Errorf("podman exec through tirith-runc: %q", out)
+	}
+	u.ok(t, p("stop", "-t", "1", "rl-p1")...)
+	u.ok(t, p("rm", "rl-p1")...)
+}

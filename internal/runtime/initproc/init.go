@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/sys/userns"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -123,7 +125,7 @@ func containerInit(c *Config, conn *Conn) error {
 		// way (all are close-on-exec anyway).
 		defer closeAll(trees)
 	}
-	mc := rootfs.MountContext{CgroupPaths: pl.Cgroup.Paths, CgroupNS: pl.Cgroup.Namespace, UserNS: pl.Namespaces.Has(specs.UserNamespace), MountLabel: pl.MountLabel}
+	mc := rootfs.MountContext{CgroupPaths: pl.Cgroup.Paths, CgroupNS: pl.Cgroup.Namespace, UserNS: pl.Namespaces.Has(specs.UserNamespace) || userns.RunningInUserNS(), MountLabel: pl.MountLabel}
 	for i, m := range pl.Mounts {
 		var tree *os.File
 		if trees != nil {
