@@ -114,6 +114,10 @@ func (s Snapshot) Mount(lowers []string, o Options) error {
 		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
+		if rootless.Inside() && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL)) {
+			// No fuse-overlayfs or copy fallback: say what is missing.
+			return fmt.Errorf("mount overlay: create: %w (rootless containers need overlayfs in a user namespace: Linux 5.11 or later)", err)
+		}
 		return fmt.Errorf("mount overlay: create: %w", err)
 	}
 	// nodev: devices come from the runtime's /dev only.
