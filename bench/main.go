@@ -43,7 +43,7 @@
 //     `tirith pull` vs `podman pull` of it from an in-process registry on
 //     127.0.0.1 (bench/images.go);
 //  9. the runtime binary seal's cost per create (bench/seal.go).
-// 10. rootless `run` by an unprivileged user (bench/rootless.go).
+//  10. rootless `run` by an unprivileged user (bench/rootless.go).
 package main
 
 import (
@@ -73,11 +73,11 @@ type options struct {
 	frontEndOnly bool
 	// imagesOnly runs only measurement 8 and prints it.
 	imagesOnly bool
-	debianTar  string   // rootfs tar for measurement 8 ("" = newest cached)
-	imgRuns    int      // runs of each import and pull
+	debianTar  string // rootfs tar for measurement 8 ("" = newest cached)
+	imgRuns    int    // runs of each import and pull
 	// rootlessUser runs measurement 10 ("" skips it).
 	rootlessUser string
-	args       []string // the command line, for the report
+	args         []string // the command line, for the report
 }
 
 func main() {
