@@ -11,7 +11,6 @@ package rootless
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/procfs"
+	"github.com/tirith-project/tirith/internal/subid"
 )
 
 // envUID marks a command running inside the namespace, with the
@@ -238,24 +238,11 @@ func userName() (string, error) {
 // subRange is the id map for newuidmap/newgidmap: own id as 0, then the
 // user's first subordinate range (by name or number) from 1.
 func subRange(file, user string, own int) ([]string, error) {
-	b, err := os.ReadFile(file)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+	r, ok := subid.First(file, user, own)
+	if !ok {
+		return nil, fmt.Errorf("rootless: %s has no range for %s: the containers' users need one (e.g. usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)", file, user, user)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		p := strings.Split(strings.TrimSpace(line), ":")
-		if len(p) != 3 || (p[0] != user && p[0] != strconv.Itoa(own)) {
-			continue
-		}
-		if _, err := strconv.ParseUint(p[1], 10, 32); err != nil {
-			continue
-		}
-		if n, err := strconv.ParseUint(p[2], 10, 32); err != nil || n == 0 {
-			continue
-		}
-		return []string{"0", strconv.Itoa(own), "1", "1", p[1], p[2]}, nil
-	}
-	return nil, fmt.Errorf("rootless: %s has no range for %s: the containers' users need one (e.g. usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)", file, user, user)
+	return []string{"0", strconv.Itoa(own), "1", "1", strconv.FormatUint(r.Start, 10), strconv.FormatUint(r.Size, 10)}, nil
 }
 
 // IdentityMap maps a container's user namespace onto the rootless

@@ -1,16 +1,14 @@
 package spec
 
 import (
-	"bufio"
 	"os"
-	"strconv"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/tirith-project/tirith/internal/lsm/landlock"
 	"github.com/tirith-project/tirith/internal/rootfs"
 	"github.com/tirith-project/tirith/internal/seccomp"
+	"github.com/tirith-project/tirith/internal/subid"
 )
 
 // DefaultPath is the PATH a container gets when neither its image nor
@@ -212,18 +210,9 @@ func unprivilegedRange() (host, size uint32) {
 	if uid := os.Geteuid(); uid != 0 {
 		return uint32(uid), 1
 	}
-	if f, err := os.Open("/etc/subuid"); err == nil {
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			parts := strings.Split(strings.TrimSpace(sc.Text()), ":")
-			if len(parts) == 3 && (parts[0] == "root" || parts[0] == "0") {
-				start, err1 := strconv.ParseUint(parts[1], 10, 32)
-				n, err2 := strconv.ParseUint(parts[2], 10, 32)
-				if err1 == nil && err2 == nil && start > 0 && n > 0 {
-					return uint32(start), uint32(n)
-				}
-			}
+	for _, r := range subid.Parse("/etc/subuid") {
+		if (r.Owner == "root" || r.Owner == "0") && r.Start > 0 {
+			return uint32(r.Start), uint32(r.Size)
 		}
 	}
 	return 100000, 65536

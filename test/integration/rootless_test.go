@@ -19,6 +19,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/tirith-project/tirith/internal/runtime"
+	"github.com/tirith-project/tirith/internal/subid"
 	"github.com/tirith-project/tirith/internal/testutil"
 )
 
@@ -91,7 +92,9 @@ func makeRootlessUser() (*rlUser, error) {
 	})
 	// Debian's useradd may have given it ranges already; the first is
 	// the one the front end maps.
-	if u.subBase = firstSubuid(u.name); u.subBase < 0 {
+	if sub, ok := subid.First("/etc/subuid", u.name, -1); ok {
+		u.subBase = int(sub.Start)
+	} else {
 		if err := sh("usermod", "--add-subuids", r, "--add-subgids", r, u.name); err != nil {
 			return nil, err
 		}
@@ -128,20 +131,6 @@ func makeRootlessUser() (*rlUser, error) {
 		return nil, err
 	}
 	return u, os.Symlink("tirith", u.runc)
-}
-
-// firstSubuid is the start of user's first range in /etc/subuid, -1 if
-// it has none.
-func firstSubuid(user string) int {
-	b, _ := os.ReadFile("/etc/subuid")
-	for _, l := range strings.Split(string(b), "\n") {
-		if p := strings.Split(l, ":"); len(p) == 3 && p[0] == user {
-			if n, err := strconv.Atoi(p[1]); err == nil {
-				return n
-			}
-		}
-	}
-	return -1
 }
 
 // run runs a command as the user, in its home, with XDG_RUNTIME_DIR set

@@ -8,11 +8,9 @@
 package idrange
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
+
+	"github.com/tirith-project/tirith/internal/subid"
 )
 
 // Size is the number of ids mapped into each container: the full
@@ -28,16 +26,16 @@ const defaultPoolStart = 1 << 31
 // subuid (respected: nothing outside it is used), else a pool from 2^31
 // up, moved above any subuid entry it would overlap.
 func pool(subuid string) (start, size uint64) {
-	entries := parseSubuid(subuid)
+	entries := subid.Parse(subuid)
 	for _, e := range entries {
-		if (e.owner == "root" || e.owner == "0") && e.size >= Size {
-			return e.start, e.size
+		if (e.Owner == "root" || e.Owner == "0") && e.Size >= Size {
+			return e.Start, e.Size
 		}
 	}
 	start, end := uint64(defaultPoolStart), uint64(1<<32-1)
 	for _, e := range entries {
-		if e.start < end && e.start+e.size > start {
-			start = e.start + e.size
+		if e.Start < end && e.Start+e.Size > start {
+			start = e.Start + e.Size
 		}
 	}
 	start = (start + Size - 1) / Size * Size
@@ -45,35 +43,6 @@ func pool(subuid string) (start, size uint64) {
 		return 0, 0
 	}
 	return start, end - start
-}
-
-type subEntry struct {
-	owner       string
-	start, size uint64
-}
-
-// parseSubuid reads subuid(5) lines; a missing file or a malformed line
-// is no entry (the pool then avoids nothing, or that line).
-func parseSubuid(path string) []subEntry {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []subEntry
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		p := strings.Split(strings.TrimSpace(sc.Text()), ":")
-		if len(p) != 3 {
-			continue
-		}
-		s, err1 := strconv.ParseUint(p[1], 10, 32)
-		n, err2 := strconv.ParseUint(p[2], 10, 32)
-		if err1 == nil && err2 == nil && n > 0 {
-			out = append(out, subEntry{p[0], s, n})
-		}
-	}
-	return out
 }
 
 // Alloc picks the lowest range of the pool bounded by subuid whose base
