@@ -10,11 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"strings"
 
+	"github.com/moby/sys/userns"
 	"golang.org/x/sys/unix"
 
 	"github.com/tirith-project/tirith/internal/network"
+	"github.com/tirith-project/tirith/internal/rootless"
 )
 
 // pingGroupRange lets every gid use ICMP echo sockets (ping without
@@ -93,19 +94,16 @@ func back(orig *os.File) {
 // pingRange is every gid (ICMP echo sockets for all), or, inside a user
 // namespace, every gid it maps: the kernel refuses a range beyond.
 func pingRange() string {
-	b, err := os.ReadFile("/proc/self/gid_map")
+	if !userns.RunningInUserNS() {
+		return pingGroupRange
+	}
+	ms, err := rootless.IdentityMap("gid_map")
 	if err != nil {
 		return pingGroupRange
 	}
 	var top uint64
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var in, out, n uint64
-		if _, err := fmt.Sscan(line, &in, &out, &n); err == nil {
-			top = max(top, in+n)
-		}
-	}
-	if top == 0 || top > 4294967295 {
-		return pingGroupRange
+	for _, m := range ms {
+		top = max(top, uint64(m.ContainerID)+uint64(m.Size))
 	}
 	return fmt.Sprintf("0 %d\n", top-1)
 }

@@ -13,14 +13,12 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/tirith-project/tirith/internal/network/netns"
 )
 
 // Mapping is one published port.
@@ -280,44 +278,15 @@ func (p *Proxy) serveUDP(l net.PacketConn, target string) {
 
 // dial connects to the container, from inside p.NetNS if set: a socket
 // belongs to the namespace of the thread that made it, and stays there.
-func (p *Proxy) dial(network, target string) (net.Conn, error) {
+func (p *Proxy) dial(network, target string) (c net.Conn, err error) {
 	if p.NetNS == "" {
 		return net.DialTimeout(network, target, 10*time.Second)
 	}
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		// Unlocked only once back in our own namespace: a goroutine
-		// that ends locked takes its thread with it.
-		goruntime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			done <- result{nil, err}
-			return
-		}
-		defer orig.Close()
-		ns, err := os.Open(p.NetNS)
-		if err != nil {
-			done <- result{nil, err}
-			return
-		}
-		err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
-		ns.Close()
-		if err != nil {
-			done <- result{nil, os.NewSyscallError("setns", err)}
-			return
-		}
-		c, err := net.DialTimeout(network, target, 10*time.Second)
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			goruntime.UnlockOSThread()
-		}
-		done <- result{c, err}
-	}()
-	r := <-done
-	return r.c, r.err
+	err = netns.Do(p.NetNS, func() (err error) {
+		c, err = net.DialTimeout(network, target, 10*time.Second)
+		return err
+	})
+	return c, err
 }
 
 // Close unbinds every port and ends every relayed connection.
