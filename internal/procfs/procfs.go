@@ -80,6 +80,30 @@ func StartTime(pid int) (uint64, error) {
 	return strconv.ParseUint(fields[19], 10, 64)
 }
 
+// PidStamp is the line a pid file of Tirith's holds: "PID STARTTIME",
+// so that a recycled pid is never taken for the process it names.
+func PidStamp(pid int) ([]byte, error) {
+	start, err := StartTime(pid)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(fmt.Sprintf("%d %d\n", pid, start)), nil
+}
+
+// StampedPid is the pid a PidStamp line names if that very process still
+// runs (same start time, not a zombie), else 0.
+func StampedPid(stamp []byte) int {
+	var pid int
+	var start uint64
+	if _, err := fmt.Sscan(string(stamp), &pid, &start); err != nil || pid <= 0 {
+		return 0
+	}
+	if st, err := StartTime(pid); err != nil || st != start || Zombie(pid) {
+		return 0
+	}
+	return pid
+}
+
 // Zombie reports whether pid is gone, a zombie or dead (it runs nothing
 // any more), or its stat cannot be read.
 func Zombie(pid int) bool {

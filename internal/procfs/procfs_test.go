@@ -1,6 +1,7 @@
 package procfs
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -92,6 +93,25 @@ func TestMountinfo(t *testing.T) {
 	for _, p := range under {
 		if !strings.HasPrefix(p, "/sys/fs/") {
 			t.Errorf("%q is not below /sys/fs", p)
+		}
+	}
+}
+
+func TestPidStamp(t *testing.T) {
+	stamp, err := PidStamp(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := StampedPid(stamp); got != os.Getpid() {
+		t.Fatalf("StampedPid(%q) = %d, want our pid %d", stamp, got, os.Getpid())
+	}
+	// Our pid with another start time: a recycled pid, not us.
+	var pid int
+	var start uint64
+	fmt.Sscan(string(stamp), &pid, &start)
+	for _, s := range []string{fmt.Sprintf("%d %d\n", pid, start+1), "", "garbage", "0 0", "-1 5"} {
+		if got := StampedPid([]byte(s)); got != 0 {
+			t.Errorf("StampedPid(%q) = %d, want 0", s, got)
 		}
 	}
 }

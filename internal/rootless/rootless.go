@@ -12,6 +12,7 @@ package rootless
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,25 +142,23 @@ func pauseProcess(uids, gids []string) (int, error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		return 0, os.NewSyscallError("flock", err)
 	}
-	var pid int
-	var start uint64
-	if _, err := fmt.Fscan(f, &pid, &start); err == nil && pid > 0 {
-		if st, err := procfs.StartTime(pid); err == nil && st == start && !procfs.Zombie(pid) {
+	if old, err := io.ReadAll(f); err == nil {
+		if pid := procfs.StampedPid(old); pid > 0 {
 			return pid, nil
 		}
 	}
-	pid, err = startPause(uids, gids)
+	pid, err := startPause(uids, gids)
 	if err != nil {
 		return 0, err
 	}
-	start, err = procfs.StartTime(pid)
+	stamp, err := procfs.PidStamp(pid)
 	if err != nil {
 		return 0, err
 	}
 	if err := f.Truncate(0); err != nil {
 		return 0, err
 	}
-	if _, err := f.WriteAt([]byte(fmt.Sprintf("%d %d\n", pid, start)), 0); err != nil {
+	if _, err := f.WriteAt(stamp, 0); err != nil {
 		return 0, err
 	}
 	return pid, nil
@@ -182,26 +181,35 @@ func startPause(uids, gids []string) (int, error) {
 	pid := cmd.Process.Pid
 	// Not waited for: it outlives this command, reparented to init.
 	_ = cmd.Process.Release()
-	for _, m := range []struct {
-		helper string
-		args   []string
-	}{{"newuidmap", uids}, {"newgidmap", gids}} {
-		path, err := exec.LookPath(m.helper)
-		if err == nil {
-			var out []byte
-			out, err = exec.Command(path, append([]string{strconv.Itoa(pid)}, m.args...)...).CombinedOutput()
-			if err != nil {
-				err = fmt.Errorf("%s %d %s: %w: %s", m.helper, pid, strings.Join(m.args, " "), err, strings.TrimSpace(string(out)))
-			}
-		} else {
-			err = fmt.Errorf("%w (install Debian's uidmap: apt-get install uidmap)", err)
-		}
-		if err != nil {
-			_ = unix.Kill(pid, unix.SIGKILL)
-			return 0, fmt.Errorf("rootless: map ids into the user namespace: %w", err)
-		}
+	err = MapIDs(pid, "uid_map", uids)
+	if err == nil {
+		err = MapIDs(pid, "gid_map", gids)
+	}
+	if err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		return 0, fmt.Errorf("rootless: map ids into the user namespace: %w", err)
 	}
 	return pid, nil
+}
+
+// MapIDs writes file ("uid_map" or "gid_map") of process pid through the
+// setuid helper (newuidmap or newgidmap), which lets an unprivileged
+// user map what /etc/subuid or /etc/subgid grants it; args are
+// CONTAINER-ID HOST-ID COUNT triples.
+func MapIDs(pid int, file string, args []string) error {
+	helper := "newuidmap"
+	if file == "gid_map" {
+		helper = "newgidmap"
+	}
+	path, err := exec.LookPath(helper)
+	if err != nil {
+		return fmt.Errorf("an unprivileged user maps more than its own id only through %s (Debian's uidmap package: apt-get install uidmap): %w", helper, err)
+	}
+	out, err := exec.Command(path, append([]string{strconv.Itoa(pid)}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %d %s: %w: %s", helper, pid, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // ranges are the newuidmap and newgidmap arguments for the caller.

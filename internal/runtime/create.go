@@ -22,6 +22,7 @@ import (
 	"github.com/tirith-project/tirith/internal/nsenter"
 	"github.com/tirith-project/tirith/internal/procfs"
 	"github.com/tirith-project/tirith/internal/rootfs"
+	"github.com/tirith-project/tirith/internal/rootless"
 	"github.com/tirith-project/tirith/internal/runtime/initproc"
 	"github.com/tirith-project/tirith/internal/runtime/plan"
 	"github.com/tirith-project/tirith/internal/spec"
@@ -536,19 +537,7 @@ func writeIDMap(pid int, file string, ms []specs.LinuxIDMapping, own int) error 
 		}
 		return nil
 	}
-	helper := "newuidmap"
-	if file == "gid_map" {
-		helper = "newgidmap"
-	}
-	path, err := exec.LookPath(helper)
-	if err != nil {
-		return fmt.Errorf("an unprivileged user maps more than its own id only through %s (Debian's uidmap package: apt-get install uidmap): %w", helper, err)
-	}
-	out, err := exec.Command(path, append([]string{strconv.Itoa(pid)}, args...)...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s %d %s: %w: %s", helper, pid, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	return rootless.MapIDs(pid, file, args)
 }
 
 type childOptions struct {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -90,9 +89,9 @@ func Start(nsPath, pidFile string) error {
 		_ = cmd.Process.Kill()
 		return fmt.Errorf("slirp4netns for %s: %w: %s", nsPath, err, strings.TrimSpace(stderr.String()))
 	}
-	start, err := procfs.StartTime(cmd.Process.Pid)
+	stamp, err := procfs.PidStamp(cmd.Process.Pid)
 	if err == nil {
-		err = os.WriteFile(pidFile, []byte(fmt.Sprintf("%d %d\n", cmd.Process.Pid, start)), 0o600)
+		err = os.WriteFile(pidFile, stamp, 0o600)
 	}
 	if err != nil {
 		_ = cmd.Process.Kill()
@@ -111,15 +110,10 @@ func Stop(pidFile string) error {
 	if err != nil {
 		return err
 	}
-	f := strings.Fields(string(b))
-	if len(f) == 2 {
-		pid, _ := strconv.Atoi(f[0])
-		start, _ := strconv.ParseUint(f[1], 10, 64)
-		// Only the process recorded: a recycled pid is left alone.
-		if st, err := procfs.StartTime(pid); err == nil && st == start && pid > 0 {
-			if err := unix.Kill(pid, unix.SIGTERM); err != nil && !errors.Is(err, unix.ESRCH) {
-				return fmt.Errorf("stop slirp4netns %d: %w", pid, err)
-			}
+	// Only the process recorded: a recycled pid is left alone.
+	if pid := procfs.StampedPid(b); pid > 0 {
+		if err := unix.Kill(pid, unix.SIGTERM); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("stop slirp4netns %d: %w", pid, err)
 		}
 	}
 	if err := os.Remove(pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
