@@ -41,7 +41,7 @@ func enterRootless(cmd *cobra.Command) error {
 }
 
 func newEngine(g *Globals) *engine.Engine {
-	return &engine.Engine{Storage: g.Storage, Root: g.Root, Rootless: rootless.Inside()}
+	return &engine.Engine{Storage: g.Storage, Root: g.Root}
 }
 
 // frontEndError prints err as Tirith's own failure and returns the exit

@@ -20,12 +20,6 @@ type Engine struct {
 	// Subuid is the subordinate id file that bounds the containers' id
 	// ranges ("" is /etc/subuid).
 	Subuid string
-	// Rootless is the front end of an unprivileged user, run inside its
-	// rootless namespace (internal/rootless): containers map that
-	// namespace's ids as they are (no range of their own, no idmapped
-	// layers), overlays use user.* xattrs, bridge networks and cgroups
-	// that are not delegated are out.
-	Rootless bool
 }
 
 func (e *Engine) subuid() string {

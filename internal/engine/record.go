@@ -19,6 +19,7 @@ import (
 	"github.com/tirith-project/tirith/internal/engine/idrange"
 	"github.com/tirith-project/tirith/internal/image/store"
 	"github.com/tirith-project/tirith/internal/network/portproxy"
+	"github.com/tirith-project/tirith/internal/rootless"
 	"github.com/tirith-project/tirith/internal/runtime"
 )
 
@@ -174,7 +175,7 @@ func (e *Engine) newRecord(name string, rec *Record, userns bool) error {
 		}
 	}
 	rec.Name = name
-	if userns && !e.Rootless {
+	if userns && !rootless.Inside() {
 		used := map[uint32]bool{}
 		for _, r := range recs {
 			used[r.IDBase] = true

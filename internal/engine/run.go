@@ -20,6 +20,7 @@ import (
 	"github.com/tirith-project/tirith/internal/network/bridge"
 	"github.com/tirith-project/tirith/internal/network/portproxy"
 	"github.com/tirith-project/tirith/internal/network/slirp"
+	"github.com/tirith-project/tirith/internal/rootless"
 	"github.com/tirith-project/tirith/internal/runtime"
 	"github.com/tirith-project/tirith/internal/spec"
 )
@@ -51,7 +52,9 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 	if err != nil {
 		return nil, err
 	}
-	if e.Rootless && specgen.IsBridgeNetwork(o.Network) {
+	// The rootless front end (internal/rootless): containers map its
+	// namespace's ids as they are, no bridges, cgroups only delegated.
+	if rootless.Inside() && specgen.IsBridgeNetwork(o.Network) {
 		return nil, fmt.Errorf("--network %s: bridge networks need host root; a rootless container has --network slirp4netns or none", o.Network)
 	}
 	rec := &Record{
@@ -120,18 +123,19 @@ func (e *Engine) Prepare(ctx context.Context, o *Options) (p *Prepared, err erro
 		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: rec.IDBase, Size: idrange.Size}}
 		built.Spec.Linux.UIDMappings, built.Spec.Linux.GIDMappings = m, m
 	}
-	if e.Rootless {
+	if rootless.Inside() {
 		if err := rootlessSpec(rec.ID, built, o.Userns != "host"); err != nil {
 			return nil, err
 		}
 	}
 	// Before the mount targets: a file source gets a file target.
 	var hosts, resolv []byte
-	if ep != nil {
+	switch {
+	case ep != nil && ep.Network == specgen.Slirp:
+		// Alone behind slirp4netns, whose forwarder answers DNS.
+		hosts, resolv = e.hostsBridge(built.Spec.Hostname, ep, true), []byte("nameserver "+slirp.DNS+"\n")
+	case ep != nil:
 		hosts, resolv = e.hostsBridge(built.Spec.Hostname, ep, e.isolated(ep.Network)), resolvConf()
-		if ep.Network == specgen.Slirp {
-			resolv = []byte("nameserver " + slirp.DNS + "\n") // slirp4netns's forwarder
-		}
 	}
 	if err := writeEtc(e.etc(rec.ID), built.Spec.Hostname, hostsFrom, hosts, resolv); err != nil {
 		return nil, err
