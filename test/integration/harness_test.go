@@ -184,24 +184,31 @@ func (e *env) runBin(bin, dir string, stdin []byte, args ...string) result {
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	// Files, not pipes: a detached container inherits its stdio, and a
-	// pipe it holds open would keep Wait from returning.
-	outF, err := os.CreateTemp(e.t.TempDir(), "stdout")
-	must(e.t, err)
-	errF, err := os.CreateTemp(e.t.TempDir(), "stderr")
-	must(e.t, err)
+	return runTimed(e.t, cmd, 60*time.Second)
+}
+
+// runTimed runs cmd (its stdout and stderr into files, not pipes: a
+// detached container inherits its stdio, and a pipe it held open would
+// keep Wait from returning) and fails the test if it takes longer than
+// timeout.
+func runTimed(t *testing.T, cmd *exec.Cmd, timeout time.Duration) result {
+	t.Helper()
+	outF, err := os.CreateTemp(t.TempDir(), "stdout")
+	must(t, err)
+	errF, err := os.CreateTemp(t.TempDir(), "stderr")
+	must(t, err)
 	defer outF.Close()
 	defer errF.Close()
 	cmd.Stdout, cmd.Stderr = outF, errF
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	go func() { done <- cmd.Wait() }()
 	timedOut := false
 	select {
 	case <-done:
-	case <-time.After(60 * time.Second):
+	case <-time.After(timeout):
 		_ = cmd.Process.Kill()
 		<-done
 		timedOut = true
@@ -209,7 +216,7 @@ func (e *env) runBin(bin, dir string, stdin []byte, args ...string) result {
 	out, _ := os.ReadFile(outF.Name())
 	errb, _ := os.ReadFile(errF.Name())
 	if timedOut {
-		e.t.Fatalf("%s %v: timed out\nstdout: %s\nstderr: %s", filepath.Base(bin), args, out, errb)
+		t.Fatalf("%s %v: timed out\nstdout: %s\nstderr: %s", filepath.Base(cmd.Path), cmd.Args[1:], out, errb)
 	}
 	return result{stdout: string(out), stderr: string(errb), code: cmd.ProcessState.ExitCode()}
 }

@@ -148,27 +148,7 @@ func (u *rlUser) runEnv(t *testing.T, env []string, stdin string, args ...string
 	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + u.home, "XDG_RUNTIME_DIR=" + filepath.Join(u.home, "run")}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
 	cmd.Stdin = strings.NewReader(stdin)
-	// Files, not pipes: a detached container (and its monitor) keeps
-	// its stdio, and a pipe it holds would keep Wait from returning.
-	outF, err := os.CreateTemp(t.TempDir(), "stdout")
-	must(t, err)
-	errF, err := os.CreateTemp(t.TempDir(), "stderr")
-	must(t, err)
-	defer outF.Close()
-	defer errF.Close()
-	cmd.Stdout, cmd.Stderr = outF, errF
-	must(t, cmd.Start())
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	read := func(f *os.File) string { b, _ := os.ReadFile(f.Name()); return string(b) }
-	select {
-	case <-done:
-	case <-time.After(90 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("%v as %s: timed out\nstderr: %s", args, u.name, read(errF))
-	}
-	return result{stdout: read(outF), stderr: read(errF), code: cmd.ProcessState.ExitCode()}
+	return runTimed(t, cmd, 90*time.Second)
 }
 
 func (u *rlUser) ok(t *testing.T, args ...string) result {
